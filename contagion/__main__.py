@@ -1,0 +1,5 @@
+import sys
+
+from contagion.cli import main
+
+sys.exit(main())

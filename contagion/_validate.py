@@ -1,0 +1,63 @@
+"""Input validation shared by the public math wrappers (checked in Python, before any kernel)."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+__all__ = ["is_scalar", "check_scalar", "as_arrays", "check_array"]
+
+
+def is_scalar(*values: object) -> bool:
+    """True if every value is a real number (Python or numpy scalar), not an array."""
+    return all(isinstance(v, Real) or (isinstance(v, np.generic) and v.ndim == 0) for v in values)
+
+
+def check_scalar(error: type[Exception], where: str, name: str, value: float, *,
+                 low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False,
+                 allow_inf: bool = False) -> float:
+    """Return ``float(value)`` after checking it is a number inside the given bounds.
+
+    NaN is always rejected; infinities only unless ``allow_inf``.
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{where}: {name} must be a number, got {value!r}") from None
+    if math.isnan(x) or (math.isinf(x) and not allow_inf):
+        raise error(f"{where}: {name} must be a finite number, got {value!r}")
+    if low is not None and (x < low or (low_open and x == low)):
+        raise error(f"{where}: {name} must be {'>' if low_open else '>='} {low:g}, got {value!r}")
+    if high is not None and (x > high or (high_open and x == high)):
+        raise error(f"{where}: {name} must be {'<' if high_open else '<='} {high:g}, got {value!r}")
+    return x
+
+
+def as_arrays(*values: object) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """Broadcast the inputs together; return the shape and flat contiguous float64 copies."""
+    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in values])
+    shape = arrays[0].shape
+    return shape, [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+
+
+def check_array(error: type[Exception], where: str, name: str, values: np.ndarray, *,
+                low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> None:
+    """Check every element is finite and inside the bounds; name the first offender."""
+    bad = ~np.isfinite(values)
+    if low is not None:
+        bad |= (values <= low) if low_open else (values < low)
+    if high is not None:
+        bad |= (values >= high) if high_open else (values > high)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"{'<' if high_open else '<='} {high:g}")
+        rule = " and ".join(bounds) if bounds else "finite"
+        raise error(f"{where}: {name} must be finite and {rule}; element {i} is {values[i]!r}")

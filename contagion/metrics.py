@@ -1,0 +1,198 @@
+"""Headline metrics of a run, computed from its tables and manifest only (so saved runs agree).
+
+Definitions (USD means the quote unit of the price sources, a stablecoin at $1 in the shipped
+scenarios):
+
+``liquidations``, ``liquidated_debt_usd``, ``liquidated_collateral_usd``
+    Count, repaid debt and seized collateral (at the oracle price) of all liquidations.
+``bad_debt_usd`` and ``bad_debt_usd.<protocol>``
+    Shortfall ``sum(max(0, debt - collateral value))`` at the protocols' oracle prices at the end.
+``drop.exogenous.<venue>``, ``drop.venue.<venue>``, ``drop.pool.<pool>``
+    Largest fall from the starting price: ``1 - low / start`` of the exogenous path, of the
+    venue's mid price, and of the pool price (sampled each block).
+``amplification.<pool>``
+    ``drop.pool / drop.exogenous`` against the venue trading the same pair: above 1, the
+    market fell further than the shock alone would have taken it.
+``cascade_depth``
+    Highest liquidation generation (see :mod:`contagion.engine.cascade`).
+``induced_share``
+    Share of seized value in induced liquidations (caused by earlier liquidations' sales).
+``cascade_only_positions``, ``cascade_only_share``
+    Liquidated positions whose initial liquidation price is at or below the lowest exogenous
+    price of the collateral (the shock alone would never have made them liquidatable), and
+    their share of seized value.
+``contagion_coefficient``
+    Seized value of induced liquidations divided by that of first-generation ones: liquidations
+    caused per unit of liquidation the shock caused directly.
+``protocols_infected``
+    Protocols with at least one liquidation.
+``oracle_lag_s.<oracle>``, ``oracle_error.<oracle>``, ``oracle_error_max.<oracle>``
+    Mean delay from observation to publication; mean and largest relative gap between the
+    on-chain answer and the median of the feed's sources' current prices, sampled each block.
+``gas_usd.<agent type>``, ``reverted_tx``
+    Gas paid by each kind of agent; transactions that reverted.
+Indicators at time 0, with ``near = 10 %``:
+``threshold_proximity``
+    Share of debt in positions within ``near`` of liquidation (health factor < 1.1).
+``margin_to_liquidity``
+    Collateral value of those positions divided by the value held by the pools they are
+    liquidated into (both sides).
+``liquidity_depth_ratio``
+    Collateral those pools absorb before their price falls by ``near``, divided by the collateral
+    that liquidations would seize (close factor and bonus) from positions that become liquidatable
+    within a ``near`` fall. Below 1, a ``near`` fall brings more forced sales than a ``near`` move
+    of the pools can absorb.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["summarize", "NEAR"]
+
+NEAR = 0.10
+
+
+def _drop(series: pd.Series) -> float:
+    if series.empty:
+        return math.nan
+    start = float(series.iloc[0])
+    return 1.0 - float(series.min()) / start if start > 0 else math.nan
+
+
+def summarize(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.Series:
+    """The summary row of a run (see the module docstring for every field)."""
+    scn = manifest["scenario"]
+    out: dict[str, Any] = {"scenario": scn["name"], "seed": manifest["seed"], "until_s": manifest["until"]}
+    liq = frames["liquidations"]
+    out["liquidations"] = len(liq)
+    out["liquidated_debt_usd"] = float(liq["repaid_usd"].sum())
+    out["liquidated_collateral_usd"] = float(liq["seized_usd"].sum())
+
+    protocols = frames["protocols"]
+    bad = {}
+    for name in scn["protocols"]:
+        rows = protocols[protocols["protocol"] == name]
+        bad[name] = float(rows["bad_debt"].iloc[-1]) if len(rows) else 0.0
+    out["bad_debt_usd"] = float(sum(bad.values()))
+    for name, value in bad.items():
+        out[f"bad_debt_usd.{name}"] = value
+
+    prices = frames["prices"]
+    exo_drop = {}
+    for name, venue in scn["venues"].items():
+        rows = prices[(prices["source"] == name) & (prices["source_kind"] == "venue")]
+        low = manifest.get("exogenous_low", {}).get(name)
+        start = float(rows["exogenous"].iloc[0]) if len(rows) else math.nan
+        exo_drop[name] = 1.0 - low / start if low is not None and start > 0 else _drop(rows["exogenous"])
+        out[f"drop.exogenous.{name}"] = exo_drop[name]
+        out[f"drop.venue.{name}"] = _drop(rows["price"])
+    for name, pool in scn["pools"].items():
+        rows = prices[(prices["source"] == name) & (prices["source_kind"] == "pool")]
+        out[f"drop.pool.{name}"] = drop = _drop(rows["price"])
+        pair = set(pool["assets"])
+        for vname, venue in scn["venues"].items():
+            if {venue["asset"], venue["quote"]} == pair and exo_drop[vname] > 0:
+                out[f"amplification.{name}"] = drop / exo_drop[vname]
+                break
+
+    gens = liq["generation"]
+    out["cascade_depth"] = int(gens.max()) if len(liq) else 0
+    seized = liq["seized_usd"]
+    total = float(seized.sum())
+    induced = float(seized[liq["induced"]].sum())
+    first = float(seized[gens == 1].sum())
+    out["induced_share"] = induced / total if total > 0 else 0.0
+    out["contagion_coefficient"] = induced / first if first > 0 else 0.0
+    out["protocols_infected"] = int(liq["protocol"].nunique())
+    only = _cascade_only(frames, manifest)
+    out["cascade_only_positions"] = int(liq.loc[only, ["protocol", "position"]].drop_duplicates().shape[0])
+    out["cascade_only_share"] = float(seized[only].sum()) / total if total > 0 else 0.0
+
+    updates = frames["oracle_updates"]
+    for name, oracle in scn["oracles"].items():
+        if oracle["kind"] != "push":
+            continue
+        published = updates[(updates["oracle"] == name) & (updates["reason"] != "genesis")]
+        out[f"oracle_updates.{name}"] = len(published)
+        out[f"oracle_lag_s.{name}"] = float(published["lag"].mean()) if len(published) else math.nan
+        answer = prices[(prices["source"] == name) & (prices["source_kind"] == "oracle")]
+        sources = prices[prices["source"].isin(oracle["sources"])]
+        ref = sources.groupby("time")["price"].median()
+        joined = answer.set_index("time")["price"].to_frame("answer").join(ref.rename("ref"), how="inner")
+        err = (joined["answer"] / joined["ref"] - 1.0).abs()
+        out[f"oracle_error.{name}"] = float(err.mean()) if len(err) else math.nan
+        out[f"oracle_error_max.{name}"] = float(err.max()) if len(err) else math.nan
+
+    tx = frames["transactions"]
+    for agent_type, fee in tx.groupby("agent_type")["fee_usd"].sum().items():
+        out[f"gas_usd.{agent_type}"] = float(fee)
+    out["reverted_tx"] = int((tx["status"] == "reverted").sum())
+
+    out.update(_indicators(frames, scn, manifest["initial_price_ratio"]))
+    return pd.Series(out, name=scn["name"], dtype=object)
+
+
+def _cascade_only(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.Series:
+    """Per liquidation: was the position out of reach of the exogenous shock alone?"""
+    scn = manifest["scenario"]
+    liq = frames["liquidations"]
+    positions = frames["positions"]
+    initial = positions[positions["snapshot"] == "initial"].set_index(["protocol", "position"])
+    flags = pd.Series(False, index=liq.index)
+    for name, proto in scn["protocols"].items():
+        low = _exogenous_low_ratio(proto, scn, manifest)
+        if not np.isfinite(low):
+            continue
+        rows = liq["protocol"] == name
+        keys = initial["liquidation_price"].reindex(
+            pd.MultiIndex.from_arrays([liq.loc[rows, "protocol"], liq.loc[rows, "position"]]))
+        flags[rows] = keys.to_numpy() <= low
+    return flags
+
+
+def _exogenous_low_ratio(proto: dict, scn: dict, manifest: dict[str, Any]) -> float:
+    """Lowest exogenous price of a protocol's collateral in its debt asset (NaN if unknown)."""
+    for name, venue in scn["venues"].items():
+        if (venue["asset"], venue["quote"]) == (proto["collateral"], proto["debt"]):
+            return manifest["exogenous_low"][name]
+    return math.nan
+
+
+def _indicators(frames: dict[str, pd.DataFrame], scn: dict, initial_ratio: dict[str, float]) -> dict[str, float]:
+    positions = frames["positions"]
+    initial = positions[positions["snapshot"] == "initial"]
+    debt_total = near_debt = near_value = seize_near = depth = pool_value = 0.0
+    for name, proto in scn["protocols"].items():
+        book = initial[initial["protocol"] == name]
+        if book.empty:
+            continue
+        hf = book["health_factor"].to_numpy()
+        debt = book["debt"].to_numpy()
+        coll = book["collateral"].to_numpy()
+        ratio = initial_ratio[name]
+        near = hf < 1.0 + NEAR
+        debt_total += float(debt.sum())
+        near_debt += float(debt[near].sum())
+        near_value += float((coll[near] * ratio).sum())
+        # collateral seized if every position liquidatable within a NEAR fall is liquidated once
+        fall = hf < 1.0 / (1.0 - NEAR)
+        price_after = ratio * (1.0 - NEAR)
+        repay = proto["close_factor"] * debt[fall]
+        seize = np.minimum(repay * (1.0 + proto["liquidation_bonus"]) / price_after, coll[fall])
+        seize_near += float(seize.sum())
+        for pool_name in proto["liquidates_into"]:
+            pool = scn["pools"][pool_name]
+            base_is_coll = pool["assets"][0] == proto["collateral"]
+            r_coll, r_debt = pool["reserves"] if base_is_coll else pool["reserves"][::-1]
+            depth += r_coll * (1.0 / math.sqrt(1.0 - NEAR) - 1.0) / (1.0 - pool["fee"])
+            pool_value += 2.0 * r_debt
+    return {
+        "threshold_proximity": near_debt / debt_total if debt_total > 0 else math.nan,
+        "margin_to_liquidity": near_value / pool_value if pool_value > 0 else math.nan,
+        "liquidity_depth_ratio": depth / seize_near if seize_near > 0 else math.inf,
+    }

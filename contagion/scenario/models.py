@@ -1,0 +1,316 @@
+"""Validated, frozen models of the scenario format.
+
+A scenario is a YAML mapping with the sections ``chains``, ``assets``, ``venues``, ``pools``,
+``oracles``, ``protocols`` and ``agents``; each section maps a *name* (unique across all
+sections; it becomes the node id in the network graph) to an entry. Units:
+
+* amounts are token units (not wei); prices are units of the quote asset per unit of base;
+* durations are seconds or strings with units (``"12s"``, ``"10min"``, ``"1h"``, ``"2d"``);
+* gas prices are gwei; gas amounts are gas units;
+* fractions are plain numbers (0.005 = 0.5 %); annualized rates use a 365-day year.
+
+``networks/README.md`` documents every field; ``contagion schema`` prints the JSON Schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from contagion.scenario.types import (
+    Duration,
+    Fraction,
+    Model,
+    Name,
+    NonNegative,
+    NonNegativeInt,
+    Number,
+    OpenFraction,
+    Positive,
+    PositiveDuration,
+    PositiveInt,
+    UnitInterval,
+    integer_in,
+    number_in,
+)
+
+__all__ = [
+    "Scenario",
+    "Chain",
+    "Asset",
+    "Venue",
+    "PiecewisePath",
+    "GbmPath",
+    "ConstantProductPool",
+    "PushOracle",
+    "FixedOracle",
+    "LendingProtocol",
+    "GeneratedPositions",
+    "SnapshotPositions",
+    "HealthFactorDistribution",
+    "KeeperAgents",
+    "ArbitrageurAgents",
+    "SECTIONS",
+]
+
+GasPrice = NonNegative  # gwei
+
+
+# --------------------------------------------------------------------------- chains and assets
+class Chain(Model):
+    """A blockchain: blocks every ``block_time``, each holding at most ``gas_limit`` gas."""
+
+    block_time: PositiveDuration = Field(description="Time between blocks.")
+    gas_limit: PositiveInt = Field(30_000_000, description="Gas per block.")
+    native_asset: str = Field(description="Asset that pays for gas (an entry of `assets`).")
+    fee_market: Literal["first_price"] = Field(
+        "first_price",
+        description="How block space is sold: `first_price` orders pending transactions by gas price "
+                    "(priority fee), highest first, ties by arrival.")
+
+
+class Asset(Model):
+    """A token on its home chain."""
+
+    chain: str = Field(description="Home chain (an entry of `chains`).")
+    kind: Literal["native", "stable", "lst", "wrapped", "governance", "synthetic", "token"] = "token"
+    decimals: integer_in(0, 36) = Field(18, description="Token decimals (informative).")
+
+
+# ------------------------------------------------------------------------------------ venues
+class PiecewisePath(Model):
+    """Exogenous price through ``(time, price)`` points, linear in between, flat outside."""
+
+    kind: Literal["piecewise"]
+    points: list[tuple[Duration, Positive]] = Field(
+        min_length=1, description="`[time, price]` pairs with strictly increasing times.")
+
+    @field_validator("points")
+    @classmethod
+    def _increasing(cls, points):
+        for (t0, _), (t1, _) in zip(points, points[1:]):
+            if not t1 > t0:
+                raise ValueError(f"times must increase strictly, got {t0:g}s then {t1:g}s")
+        return points
+
+
+class GbmPath(Model):
+    """Exogenous price following geometric Brownian motion with optional Merton jumps (seeded)."""
+
+    kind: Literal["gbm"]
+    start: Positive = Field(description="Price at time 0.")
+    drift: Number = Field(0.0, description="Annualized drift of the log price (the mu of GBM).")
+    volatility: NonNegative = Field(0.0, description="Annualized volatility of the log price.")
+    jump_intensity: NonNegative = Field(0.0, description="Expected number of jumps per year.")
+    jump_mean: Number = Field(0.0, description="Mean of the log jump size.")
+    jump_std: NonNegative = Field(0.0, description="Standard deviation of the log jump size.")
+
+
+PricePath = Annotated[Union[PiecewisePath, GbmPath], Field(discriminator="kind")]
+
+
+class Venue(Model):
+    """An off-chain market (a CEX order book) for ``asset`` against ``quote``.
+
+    Its mid price is the exogenous path times the accumulated permanent impact of trades. A
+    trade of signed size ``q`` (base units; + buys) at mid ``m`` fills at the average price
+    ``m (1 + permanent_impact q / 2 + temporary_impact q)`` and leaves the mid at
+    ``m (1 + permanent_impact q)``.
+    """
+
+    asset: str = Field(description="Base asset traded.")
+    quote: str = Field(description="Quote asset prices are expressed in.")
+    path: PricePath
+    tick: PositiveDuration = Field(1.0, description="Resolution of the exogenous path.")
+    permanent_impact: NonNegative = Field(
+        0.0, description="Fractional mid-price move per unit of base asset traded.")
+    temporary_impact: NonNegative = Field(
+        0.0, description="Fractional extra execution cost per unit of base asset traded.")
+    inventory: dict[str, NonNegative] | None = Field(
+        None, description="Balances of the venue's other side, token units (default: 1e7 base and "
+                          "1e7 x start price quote).")
+
+
+# ------------------------------------------------------------------------------------- pools
+class ConstantProductPool(Model):
+    """A constant-product AMM (Uniswap v2) on a chain; its price is quote per base."""
+
+    kind: Literal["constant_product"]
+    chain: str
+    assets: tuple[str, str] = Field(description="`[base, quote]`.")
+    reserves: tuple[Positive, Positive] = Field(description="`[base, quote]` reserves, token units.")
+    fee: Fraction = Field(0.003, description="Fraction of the input kept by the pool.")
+    swap_gas: PositiveInt = Field(120_000, description="Gas used by one swap.")
+
+
+# ----------------------------------------------------------------------------------- oracles
+class PushOracle(Model):
+    """A push feed with the Chainlink OCR rule: report when the observed price deviates from the
+    on-chain answer by at least ``deviation_threshold`` or when the answer is older than
+    ``heartbeat``; the report is a transaction that must get into a block."""
+
+    kind: Literal["push"]
+    chain: str
+    asset: str = Field(description="Asset priced.")
+    sources: list[str] = Field(min_length=1, description="Venues and pools observed (median).")
+    deviation_threshold: Fraction = Field(description="Relative deviation that triggers a report.")
+    heartbeat: PositiveDuration = Field(description="Maximum age of the on-chain answer.")
+    round_interval: PositiveDuration = Field(5.0, description="Time between observation rounds.")
+    latency: Duration = Field(0.0, description="Observation to submission delay (aggregation).")
+    gas_used: PositiveInt = Field(200_000, description="Gas of one report transaction.")
+    gas_price: GasPrice = Field(50.0, description="Gas price bid by the transmitter, gwei.")
+
+
+class FixedOracle(Model):
+    """A constant on-chain price (e.g. a stablecoin hard-coded at $1)."""
+
+    kind: Literal["fixed"]
+    asset: str
+    price: Positive
+    chain: str | None = None
+
+
+OracleSpec = Annotated[Union[PushOracle, FixedOracle], Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------------- protocols
+class HealthFactorDistribution(Model):
+    """Initial health factors: a lognormal (``median``, ``sigma``) or a uniform, truncated to
+    ``[low, high]`` by redrawing (no point mass at the bounds)."""
+
+    distribution: Literal["lognormal", "uniform"] = "lognormal"
+    median: number_in(0, None, low_open=True) | None = Field(
+        None, description="Median of the lognormal (required for `lognormal`).")
+    sigma: NonNegative = Field(0.3, description="Standard deviation of log(HF) for `lognormal`.")
+    low: Positive = Field(1.0, description="Smallest health factor drawn.")
+    high: Positive = Field(10.0, description="Largest health factor drawn.")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not self.high > self.low:
+            raise ValueError(f"high must be > low, got low={self.low:g}, high={self.high:g}")
+        if self.distribution == "lognormal":
+            if self.median is None:
+                raise ValueError("median is required for a lognormal distribution")
+            if not self.low <= self.median <= self.high:
+                raise ValueError(f"median must lie in [low, high], got {self.median:g}")
+        return self
+
+
+class GeneratedPositions(Model):
+    """``count`` positions drawn with the run's seed.
+
+    Debt sizes are lognormal with log-standard-deviation ``debt_sigma``, scaled so they sum to
+    ``total_debt``; each position's collateral is set from its drawn health factor at the
+    initial oracle prices: ``collateral = hf * debt * price_debt / (price_collateral * lt)``.
+    """
+
+    kind: Literal["generated"]
+    count: PositiveInt
+    total_debt: Positive = Field(description="Sum of debts, debt-asset units.")
+    debt_sigma: NonNegative = Field(1.0, description="Dispersion of log debt size.")
+    health_factor: HealthFactorDistribution
+
+
+class SnapshotPositions(Model):
+    """Positions read from a CSV or Parquet file with columns ``collateral`` and ``debt``
+    (token units); the path is relative to the scenario file."""
+
+    kind: Literal["snapshot"]
+    path: str
+
+
+PositionSource = Annotated[Union[GeneratedPositions, SnapshotPositions], Field(discriminator="kind")]
+
+
+class LendingProtocol(Model):
+    """A fixed-spread lending market with one collateral and one debt asset (Aave/Compound v2).
+
+    A position is liquidatable when its health factor ``collateral * P_c * lt / (debt * P_d)``
+    is below 1 at the protocol's oracle prices. A liquidator repays at most
+    ``close_factor`` of the debt (all of it at or below ``full_close_hf``) and receives
+    ``repay * (1 + liquidation_bonus) * P_d / P_c`` collateral, capped at the collateral.
+    """
+
+    type: Literal["lending"]
+    chain: str
+    collateral: str
+    debt: str
+    oracles: dict[str, str] = Field(description="Oracle for each of the two assets.")
+    liquidation_threshold: OpenFraction
+    close_factor: OpenFraction = 0.5
+    full_close_hf: UnitInterval | None = Field(
+        None, description="At or below this health factor a call may repay all the debt.")
+    liquidation_bonus: Fraction = 0.05
+    liquidates_into: list[str] = Field(
+        min_length=1, description="Pools where seized collateral is sold, in order of preference.")
+    liquidity: NonNegative = Field(
+        0.0, description="Debt asset deposited by lenders and not borrowed, token units.")
+    liquidation_gas: PositiveInt = Field(300_000, description="Gas of one liquidation call.")
+    positions: PositionSource
+
+
+ProtocolSpec = Annotated[Union[LendingProtocol], Field(discriminator="type")]
+
+
+# ------------------------------------------------------------------------------------ agents
+class KeeperAgents(Model):
+    """Liquidation bots. After each block (plus their reaction latency) each keeper finds the
+    liquidatable positions of the protocols it watches, estimates each liquidation's profit
+    (sale of the seized collateral into the protocol's pool, minus the repayment, minus gas),
+    and submits the best ones, each as one transaction that liquidates and sells atomically and
+    reverts if the sale returns less than its quote minus ``slippage_tolerance``."""
+
+    kind: Literal["keeper"]
+    count: PositiveInt = 1
+    watches: list[str] = Field(min_length=1, description="Protocols watched.")
+    inventory: dict[str, NonNegative] = Field(default_factory=dict,
+                                              description="Balances of each keeper at start.")
+    gas_price: GasPrice = 50.0
+    reaction_latency: Duration = Field(1.0, description="Delay after a block before acting.")
+    latency_jitter: Duration = Field(1.0, description="Extra uniform random delay per block.")
+    min_profit: NonNegative = Field(0.0, description="Minimum expected profit, USD.")
+    max_liquidations_per_block: PositiveInt = 10
+    slippage_tolerance: Fraction = 0.01
+    skip_pending: bool = Field(True, description="Skip positions already targeted in the mempool.")
+
+
+class ArbitrageurAgents(Model):
+    """CEX-DEX arbitrageurs. After each block they compare each watched pool with the venue,
+    submit the profit-maximizing swap (net of the pool fee, venue impact and gas) and hedge on
+    the venue once the swap is included."""
+
+    kind: Literal["arbitrageur"]
+    count: PositiveInt = 1
+    watches: list[str] = Field(min_length=1, description="Pools watched.")
+    venue: str = Field(description="Venue used to hedge.")
+    inventory: dict[str, NonNegative] = Field(default_factory=dict)
+    gas_price: GasPrice = 50.0
+    reaction_latency: Duration = 1.0
+    hedge_latency: Duration = Field(0.5, description="Delay from inclusion to the venue hedge.")
+    min_profit: NonNegative = Field(0.0, description="Minimum expected profit, USD.")
+    slippage_tolerance: Fraction = 0.005
+
+
+AgentSpec = Annotated[Union[KeeperAgents, ArbitrageurAgents], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------------- scenario
+class Scenario(Model):
+    """A whole scenario file."""
+
+    name: str
+    description: str = ""
+    seed: NonNegativeInt = Field(0, description="Default seed of a run.")
+    until: PositiveDuration = Field(description="Default simulated duration of a run.")
+    chains: dict[Name, Chain] = Field(min_length=1)
+    assets: dict[Name, Asset] = Field(min_length=1)
+    venues: dict[Name, Venue] = Field(default_factory=dict)
+    pools: dict[Name, ConstantProductPool] = Field(default_factory=dict)
+    oracles: dict[Name, OracleSpec] = Field(default_factory=dict)
+    protocols: dict[Name, ProtocolSpec] = Field(default_factory=dict)
+    agents: dict[Name, AgentSpec] = Field(default_factory=dict)
+
+
+SECTIONS = ("chains", "assets", "venues", "pools", "oracles", "protocols", "agents")
