@@ -12,7 +12,13 @@ __all__ = ["is_scalar", "check_scalar", "as_arrays", "check_array"]
 
 def is_scalar(*values: object) -> bool:
     """True if every value is a real number (Python or numpy scalar), not an array."""
-    return all(isinstance(v, Real) or (isinstance(v, np.generic) and v.ndim == 0) for v in values)
+    for v in values:
+        kind = type(v)
+        if kind is float or kind is int:  # the common case, without the ABC check
+            continue
+        if not (isinstance(v, Real) or (isinstance(v, np.generic) and v.ndim == 0)):
+            return False
+    return True
 
 
 def check_scalar(error: type[Exception], where: str, name: str, value: float, *,
@@ -36,9 +42,31 @@ def check_scalar(error: type[Exception], where: str, name: str, value: float, *,
     return x
 
 
-def as_arrays(*values: object) -> tuple[tuple[int, ...], list[np.ndarray]]:
-    """Broadcast the inputs together; return the shape and flat contiguous float64 copies."""
-    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in values])
+def _float_array(error: type[Exception], where: str, name: str, value: object) -> np.ndarray:
+    bad = value is None or isinstance(value, (str, bytes)) or getattr(value, "dtype", None) == object
+    if not bad and isinstance(value, (list, tuple)):  # None inside a list would become NaN
+        bad = any(v is None or isinstance(v, (str, bytes)) for v in np.asarray(value, dtype=object).flat)
+    if not bad:
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+    raise error(f"{where}: {name} must be a number or an array of numbers, got {value!r}")
+
+
+def as_arrays(error: type[Exception], where: str, names: tuple[str, ...],
+              *values: object) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """Broadcast the inputs together; return the shape and flat contiguous float64 copies.
+
+    Inputs that are not numbers (``None``, strings) or that do not broadcast raise ``error``
+    naming the argument.
+    """
+    converted = [_float_array(error, where, name, value) for name, value in zip(names, values)]
+    try:
+        arrays = np.broadcast_arrays(*converted)
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, converted))
+        raise error(f"{where}: the arguments must broadcast together, got shapes {shapes}") from None
     shape = arrays[0].shape
     return shape, [np.ascontiguousarray(a).reshape(-1) for a in arrays]
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -60,7 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         steps = 100
         with tqdm(total=round(until), unit="s", desc=f"{net.name} seed {sim.seed}", file=sys.stderr) as bar:
             for k in range(1, steps + 1):
-                sim.env.run(until=until * k / steps)
+                sim.advance(until * k / steps)
                 bar.update(round(until * k / steps) - bar.n)
         res = sim.result()
     else:
@@ -159,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ContagionError as err:
         print(f"contagion: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

@@ -15,26 +15,41 @@ ppb); times are seconds.
 from __future__ import annotations
 
 from fractions import Fraction
-from numbers import Rational
+from functools import lru_cache
 from typing import Iterable
 
 __all__ = ["deviates", "deviates_ppb", "median", "should_report"]
 
 
+@lru_cache(maxsize=256)
+def _decimal(threshold: float) -> Fraction:
+    return Fraction(repr(float(threshold)))
+
+
 def deviates(old: float, new: float, threshold: float) -> bool:
-    """True if ``new`` differs from ``old`` by at least ``threshold`` (a fraction of ``|old|``)."""
+    """True if ``new`` differs from ``old`` by at least ``threshold`` (a fraction of ``|old|``).
+
+    ``threshold`` is read as the decimal it is written as (``0.005`` is exactly 5,000,000 ppb) and
+    the prices exactly as given, and the comparison is exact, so a move of exactly the threshold
+    deviates, as in the nodes' integer rule.
+    """
     if old == 0:
         return new != 0
-    return abs(new - old) >= threshold * abs(old)
+    diff = abs(new - old)
+    bound = threshold * abs(old)
+    if diff > bound * (1 + 1e-9):  # clearly above or below: no need for exact arithmetic
+        return True
+    if diff < bound * (1 - 1e-9):
+        return False
+    return abs(Fraction(new) - Fraction(old)) >= _decimal(threshold) * abs(Fraction(old))
 
 
 def deviates_ppb(threshold_ppb: int, old: int, new: int) -> bool:
-    """Exact integer form used by the OCR nodes: thresholds in parts per billion."""
+    """Exact form used by the OCR nodes: thresholds in parts per billion, exact rational
+    comparison (integers as in ``libocr``; floats exactly as given)."""
     if old == 0:
         return new != 0
-    if isinstance(old, Rational) and isinstance(new, Rational):
-        return Fraction(abs(new - old), abs(old)) >= Fraction(int(threshold_ppb), 10**9)
-    return abs(new - old) * 1e9 >= threshold_ppb * abs(old)
+    return abs(Fraction(new) - Fraction(old)) * 10**9 >= Fraction(threshold_ppb) * abs(Fraction(old))
 
 
 def median(observations: Iterable[float]) -> float:

@@ -46,7 +46,7 @@ def _keys(collateral, debt, threshold) -> np.ndarray:
 
 
 def _hfs(keys: np.ndarray, price_ratio: float) -> np.ndarray:
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 and x/0 are masked by the where
         return np.where(keys == 0.0, np.inf, price_ratio / keys)
 
 

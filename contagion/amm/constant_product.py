@@ -65,7 +65,9 @@ def amount_out(amount_in, reserve_in, reserve_out, fee: float = 0.003):
     Returns
     -------
     float or numpy.ndarray
-        Output amount, token units of the output asset (always ``< reserve_out``).
+        Output amount, token units of the output asset: ``< reserve_out`` mathematically; in
+        float64 it rounds to ``reserve_out`` once the input exceeds about 1e15 times
+        ``reserve_in`` (``ConstantProductPool.swap`` refuses such a trade).
     """
     where = "amount_out"
     fee = _fee(fee, where)
@@ -74,7 +76,8 @@ def amount_out(amount_in, reserve_in, reserve_out, fee: float = 0.003):
         r_in = check_scalar(AmmError, where, "reserve_in", reserve_in, low=0.0, low_open=True)
         r_out = check_scalar(AmmError, where, "reserve_out", reserve_out, low=0.0, low_open=True)
         return kernels.amm.cp_amount_out(a, r_in, r_out, fee)
-    shape, (a, r_in, r_out) = as_arrays(amount_in, reserve_in, reserve_out)
+    shape, (a, r_in, r_out) = as_arrays(AmmError, where, ("amount_in", "reserve_in", "reserve_out"),
+                                        amount_in, reserve_in, reserve_out)
     check_array(AmmError, where, "amount_in", a, low=0.0)
     check_array(AmmError, where, "reserve_in", r_in, low=0.0, low_open=True)
     check_array(AmmError, where, "reserve_out", r_out, low=0.0, low_open=True)
@@ -97,7 +100,8 @@ def amount_in(amount_out, reserve_in, reserve_out, fee: float = 0.003):
         if x >= r_out:
             raise AmmError(f"{where}: amount_out must be < reserve_out ({r_out!r}), got {amount_out!r}")
         return kernels.amm.cp_amount_in(x, r_in, r_out, fee)
-    shape, (x, r_in, r_out) = as_arrays(amount_out, reserve_in, reserve_out)
+    shape, (x, r_in, r_out) = as_arrays(AmmError, where, ("amount_out", "reserve_in", "reserve_out"),
+                                        amount_out, reserve_in, reserve_out)
     check_array(AmmError, where, "amount_out", x, low=0.0)
     check_array(AmmError, where, "reserve_in", r_in, low=0.0, low_open=True)
     check_array(AmmError, where, "reserve_out", r_out, low=0.0, low_open=True)
@@ -120,7 +124,7 @@ def price_impact(amount_in, reserve_in, fee: float = 0.003):
         a = check_scalar(AmmError, where, "amount_in", amount_in, low=0.0)
         r_in = check_scalar(AmmError, where, "reserve_in", reserve_in, low=0.0, low_open=True)
         return kernels.amm.cp_price_impact(a, r_in, fee)
-    shape, (a, r_in) = as_arrays(amount_in, reserve_in)
+    shape, (a, r_in) = as_arrays(AmmError, where, ("amount_in", "reserve_in"), amount_in, reserve_in)
     check_array(AmmError, where, "amount_in", a, low=0.0)
     check_array(AmmError, where, "reserve_in", r_in, low=0.0, low_open=True)
     out = np.empty_like(a)
@@ -130,8 +134,15 @@ def price_impact(amount_in, reserve_in, fee: float = 0.003):
 
 def spot_price(reserve_base, reserve_quote):
     """Marginal price of the base asset in quote units, fee excluded: ``R_quote / R_base``."""
-    return np.divide(reserve_quote, reserve_base) if not is_scalar(reserve_base, reserve_quote) \
-        else float(reserve_quote) / float(reserve_base)
+    where = "spot_price"
+    if is_scalar(reserve_base, reserve_quote):
+        x = check_scalar(AmmError, where, "reserve_base", reserve_base, low=0.0, low_open=True)
+        y = check_scalar(AmmError, where, "reserve_quote", reserve_quote, low=0.0, low_open=True)
+        return y / x
+    shape, (x, y) = as_arrays(AmmError, where, ("reserve_base", "reserve_quote"), reserve_base, reserve_quote)
+    check_array(AmmError, where, "reserve_base", x, low=0.0, low_open=True)
+    check_array(AmmError, where, "reserve_quote", y, low=0.0, low_open=True)
+    return (y / x).reshape(shape)
 
 
 def sequential_out(amounts_in, reserve_in: float, reserve_out: float, fee: float = 0.003):
@@ -144,7 +155,7 @@ def sequential_out(amounts_in, reserve_in: float, reserve_out: float, fee: float
     fee = _fee(fee, where)
     r_in = check_scalar(AmmError, where, "reserve_in", reserve_in, low=0.0, low_open=True)
     r_out = check_scalar(AmmError, where, "reserve_out", reserve_out, low=0.0, low_open=True)
-    amounts = np.ascontiguousarray(amounts_in, dtype=np.float64).reshape(-1)
+    _, (amounts,) = as_arrays(AmmError, where, ("amounts_in",), amounts_in)
     check_array(AmmError, where, "amounts_in", amounts, low=0.0)
     out = np.empty_like(amounts)
     reserves = kernels.amm.cp_sequential_out(amounts, r_in, r_out, fee, out)
@@ -158,7 +169,8 @@ def arbitrage_trade(reserve_base: float, reserve_quote: float, target_price: flo
     Closed form for a constant-product pool with the fee on the input. Selling base into the
     pool is profitable while its marginal output ``(1-f) R_b R_q / (R_b + (1-f) x)^2`` exceeds
     ``target_price``; buying base while ``(1-f) R_b R_q / (R_q + (1-f) y)^2 > 1 / target_price``.
-    At the optimum the pool's marginal price net of fee equals the outside price.
+    At the optimum the marginal output of the trade equals the outside price. (The pool's spot
+    price afterwards differs from it slightly, because the fee stays in the pool.)
 
     Returns
     -------
@@ -250,6 +262,9 @@ class ConstantProductPool:
         """Swap ``amount`` of ``asset_in`` and return the output; the fee stays in the pool."""
         i = self._side(asset_in)
         out = amount_out(amount, self._reserves[i], self._reserves[1 - i], self.fee)
+        if out >= self._reserves[1 - i]:
+            raise AmmError(f"ConstantProductPool.swap: {amount!r} {asset_in} would drain the pool in "
+                           "float64 (input too large relative to the reserve)")
         self._reserves[i] += float(amount)
         self._reserves[1 - i] -= out
         return out

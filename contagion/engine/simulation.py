@@ -250,13 +250,22 @@ class Simulation:
         """Process the next event."""
         self.env.step()
 
+    def advance(self, until: float) -> None:
+        """Process every event up to and including absolute time ``until`` (seconds)."""
+        if until < self.env.now:
+            raise SimulationError(f"advance({until!r}): already at t={self.env.now:g}s")
+        if until > self.env.now:
+            self.env.run(until=until)
+        while self.env.peek() <= until:
+            self.env.step()
+
     def run(self, until: float | str | None = None) -> "Result":
         """Advance to absolute time ``until`` (seconds or a duration string; default the
-        scenario's ``until``) and return the result so far."""
+        scenario's ``until``), including the events at exactly that time, and return the result."""
         target = self.scenario.until if until is None else parse_duration(until)
         if target <= self.env.now:
             raise SimulationError(f"run(until={until!r}): already at t={self.env.now:g}s")
-        self.env.run(until=target)
+        self.advance(target)
         return self.result()
 
     def result(self) -> "Result":

@@ -53,7 +53,7 @@ def liquidation_price(collateral, debt, liquidation_threshold: float, price_debt
     """
     where = "liquidation_price"
     lt, pd = _params(where, liquidation_threshold, price_debt)
-    shape, (c, d) = as_arrays(collateral, debt)
+    shape, (c, d) = as_arrays(LiquidationError, where, ("collateral", "debt"), collateral, debt)
     check_array(LiquidationError, where, "collateral", c, low=0.0)
     check_array(LiquidationError, where, "debt", d, low=0.0)
     out = np.empty_like(c)
@@ -68,7 +68,7 @@ def health_factor(collateral, debt, price_collateral: float, liquidation_thresho
     where = "health_factor"
     lt, pd = _params(where, liquidation_threshold, price_debt)
     pc = check_scalar(LiquidationError, where, "price_collateral", price_collateral, low=0.0)
-    shape, (c, d) = as_arrays(collateral, debt)
+    shape, (c, d) = as_arrays(LiquidationError, where, ("collateral", "debt"), collateral, debt)
     check_array(LiquidationError, where, "collateral", c, low=0.0)
     check_array(LiquidationError, where, "debt", d, low=0.0)
     out = np.empty_like(c)
@@ -118,7 +118,7 @@ def seize_amounts(repay, collateral, debt, price_collateral: float, liquidation_
         c = check_scalar(LiquidationError, where, "collateral", collateral, low=0.0)
         d = check_scalar(LiquidationError, where, "debt", debt, low=0.0)
         return kernels.liquidation.seize(r, c, d, ratio, lt, cf, full, bonus)
-    shape, (r, c, d) = as_arrays(repay, collateral, debt)
+    shape, (r, c, d) = as_arrays(LiquidationError, where, ("repay", "collateral", "debt"), repay, collateral, debt)
     if np.isnan(r).any() or (r < 0).any():
         raise LiquidationError(f"{where}: repay must be >= 0 (inf allowed)")
     check_array(LiquidationError, where, "collateral", c, low=0.0)

@@ -57,13 +57,25 @@ class LiquidationIndex:
         return self._keys.size
 
     def update(self, ids, keys) -> None:
-        """Record new keys for some positions; merged before the next query."""
-        for i, k in zip(np.atleast_1d(ids).tolist(), np.atleast_1d(keys).tolist()):
-            if not 0 <= i < self._keys.size:
-                raise LiquidationError(f"LiquidationIndex.update: id {i} out of range")
-            if not k >= 0:
-                raise LiquidationError(f"LiquidationIndex.update: key must be >= 0, got {k!r}")
-            self._pending[int(i)] = float(k)
+        """Record new keys for some positions; merged before the next query.
+
+        All-or-nothing: nothing is recorded if any id or key is invalid. A later update of the
+        same id before the merge replaces the earlier one.
+        """
+        ids = np.atleast_1d(np.asarray(ids))
+        keys = np.atleast_1d(np.asarray(keys, dtype=np.float64))
+        if ids.shape != keys.shape or ids.ndim != 1:
+            raise LiquidationError(f"LiquidationIndex.update: ids and keys must be 1-d of equal length, "
+                                   f"got shapes {ids.shape} and {keys.shape}")
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise LiquidationError(f"LiquidationIndex.update: ids must be integers, got dtype {ids.dtype}")
+        bad = (ids < 0) | (ids >= self._keys.size)
+        if bad.any():
+            raise LiquidationError(f"LiquidationIndex.update: id {int(ids[bad][0])} out of range")
+        bad = ~(keys >= 0)
+        if bad.any():
+            raise LiquidationError(f"LiquidationIndex.update: key must be >= 0, got {float(keys[bad][0])!r}")
+        self._pending.update(zip(ids.tolist(), keys.tolist()))
 
     def flush(self) -> None:
         """Merge buffered updates into the sorted arrays (no-op when none are pending)."""

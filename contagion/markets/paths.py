@@ -53,7 +53,7 @@ class GbmPath:
         self.spec = spec
         self.tick = tick
         self.rng = rng
-        self._log = np.array([math.log(spec.start)])
+        self._log = np.zeros(1)  # cumulative log return since time 0
         dt = tick / SECONDS_PER_YEAR
         self._drift = (spec.drift - 0.5 * spec.volatility**2) * dt
         self._scale = spec.volatility * math.sqrt(dt)
@@ -75,12 +75,12 @@ class GbmPath:
     def __call__(self, t: float) -> float:
         index = int(math.floor(t / self.tick + 1e-9))
         self._extend(index)
-        return float(math.exp(self._log[index]))
+        return float(self.spec.start * math.exp(self._log[index]))
 
     def low(self, until: float) -> float:
         last = int(math.floor(until / self.tick + 1e-9))
         self._extend(last)
-        return float(math.exp(self._log[: last + 1].min()))
+        return float(self.spec.start * math.exp(self._log[: last + 1].min()))
 
 
 def make_path(spec, tick: float, rng: np.random.Generator):

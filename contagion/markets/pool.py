@@ -69,6 +69,8 @@ class Pool:
         if not amount_in > 0:
             raise Revert("swap: amount_in must be > 0")
         out = cp.amount_out(amount_in, r_in, r_out, self.fee)
+        if out >= r_out:
+            raise Revert("swap: input too large for the pool (output rounds to the whole reserve)")
         if out < min_out:
             raise Revert(f"swap: output {out:.6g} below minimum {min_out:.6g}")
         before = self.price()

@@ -98,9 +98,8 @@ class Venue:
         """
         m = self.mid()
         k = 0.5 * self.permanent_impact + self.temporary_impact
-        if k == 0.0:
-            return quote_amount / m
-        return (-m + math.sqrt(m * m + 4.0 * k * m * quote_amount)) / (2.0 * k * m)
+        # the smaller root of k m q^2 + m q - Q = 0, in the form without cancellation
+        return 2.0 * quote_amount / (m + math.sqrt(m * m + 4.0 * k * m * quote_amount))
 
     def base_to_raise(self, quote_amount: float) -> float:
         """Base to sell now to receive exactly ``quote_amount`` of quote.
@@ -110,12 +109,10 @@ class Venue:
         """
         m = self.mid()
         k = 0.5 * self.permanent_impact + self.temporary_impact
-        if k == 0.0:
-            return quote_amount / m
         disc = m * m - 4.0 * k * m * quote_amount
         if disc < 0.0:
             raise VenueDepthError(f"venue {self.name}: cannot raise {quote_amount!r} {self.quote_asset}")
-        return (m - math.sqrt(disc)) / (2.0 * k * m)
+        return 2.0 * quote_amount / (m + math.sqrt(disc))
 
     # ------------------------------------------------------------------------------ trades
     def _trade(self, account: str, agent_type: str, qty: float) -> float:

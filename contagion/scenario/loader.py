@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from contagion.errors import ScenarioError
 from contagion.scenario.models import Scenario
-from contagion.scenario.paths import PathError, format_path, parse_path, resolve
+from contagion.scenario.paths import PathError, format_path, model_at, parse_path, resolve
 from contagion.scenario.references import check_references
 
 __all__ = ["LoadedScenario", "load_scenario", "parse_scenario", "parse_override_value", "yaml_load"]
@@ -130,21 +130,11 @@ def _rule(err: dict, parts: list, raw: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        rule = "unknown key"
-        try:
-            step = resolve(Scenario, parts[:-1], raw, allow_new_names=True)
-            model = step.annotation
-            if isinstance(model, type) and issubclass(model, BaseModel):
-                close = difflib.get_close_matches(str(parts[-1]), list(model.model_fields), n=1)
-                rule += f" (did you mean {close[0]!r}?)" if close else \
-                    f" (allowed: {', '.join(model.model_fields)})"
-        except PathError:
-            pass
-        return rule
+        return _unknown_key(parts, raw)
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '')}"
     if kind == "union_tag_invalid":
-        return f"{ctx.get('discriminator', 'kind')} must be one of {ctx.get('expected_tags', '')}"
+        return f"must be one of {ctx.get('expected_tags', '')}"
     if kind == "union_tag_not_found":
         return f"missing the key {ctx.get('discriminator', 'kind')} that says which kind of entry this is"
     if kind in ("float_type", "float_parsing"):
@@ -166,18 +156,45 @@ def _rule(err: dict, parts: list, raw: Any) -> str:
     return msg[0].lower() + msg[1:] if msg else kind
 
 
-def _validation_problems(err: ValidationError, raw: Any, source: str) -> list[str]:
+def _unknown_key(parts: list, raw: Any) -> str:
+    """``unknown key`` with the closest allowed key, or the list of allowed keys."""
+    model = model_at(Scenario, parts[:-1], raw)
+    if model is None:
+        return "unknown key"
+    allowed = list(model.model_fields)
+    close = difflib.get_close_matches(str(parts[-1]), allowed, n=1)
+    return f"unknown key (did you mean {close[0]!r}?)" if close else \
+        f"unknown key (allowed: {', '.join(allowed)})"
+
+
+def _origin(source: str, path: str, overridden: Iterable[str]) -> str:
+    """Label a problem as coming from an override when its path is (under) an overridden key."""
+    for key in overridden:
+        if path == key or path.startswith(key + ".") or path.startswith(key + "["):
+            return f"{source} (override)"
+    return source
+
+
+def _validation_problems(err: ValidationError, raw: Any, source: str,
+                         overridden: Iterable[str] = ()) -> list[str]:
     lines = []
     for item in err.errors(include_url=False):
         parts, is_key = _walk_loc(tuple(item["loc"]), raw)
+        if item["type"] == "union_tag_invalid":  # point at the discriminator key itself
+            parts.append(str((item.get("ctx") or {}).get("discriminator", "kind")).strip("'\""))
         rule = _rule(item, parts, raw)
         path = format_path(parts)
         if is_key:
             rule = f"name {rule}"
-        value = _MISSING if item["type"] in ("missing", "union_tag_not_found") else item.get("input", _MISSING)
+        if item["type"] in ("missing", "union_tag_not_found"):
+            value = _MISSING
+        elif item["type"] == "union_tag_invalid":
+            value = (item.get("ctx") or {}).get("tag", _MISSING)
+        else:
+            value = item.get("input", _MISSING)
         if isinstance(value, (dict, list)) and len(str(value)) > 80:
             value = _MISSING
-        lines.append(problem(source, path, rule, value))
+        lines.append(problem(_origin(source, path, overridden), path, rule, value))
     return lines
 
 
@@ -218,15 +235,7 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any] | Iterable[str] | No
             resolve(Scenario, parts, data)
         except PathError as err:
             bad = parts[: err.depth + 1]
-            rule = err.rule
-            if rule == "unknown key":
-                try:
-                    parent = resolve(Scenario, parts[: err.depth], data).annotation
-                    close = difflib.get_close_matches(str(parts[err.depth]), list(parent.model_fields), n=1)
-                    if close:
-                        rule += f" (did you mean {close[0]!r}?)"
-                except (PathError, AttributeError):
-                    pass
+            rule = _unknown_key(bad, data) if err.rule == "unknown key" else err.rule
             problems.append(problem(where, format_path(bad), rule, value))
             continue
         node: Any = data
@@ -284,9 +293,9 @@ def parse_scenario(data: Any, source: str = "<dict>", overrides=None,
     try:
         model = Scenario.model_validate(raw)
     except ValidationError as err:
-        raise ScenarioError(_validation_problems(err, raw, source)) from None
+        raise ScenarioError(_validation_problems(err, raw, source, applied)) from None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    problems = [problem(source, path, rule, _MISSING if value is ... else value)
+    problems = [problem(_origin(source, path, applied), path, rule, _MISSING if value is ... else value)
                 for path, rule, value in check_references(model, base)]
     if problems:
         raise ScenarioError(problems)

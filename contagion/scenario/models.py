@@ -91,7 +91,7 @@ class PiecewisePath(Model):
     def _increasing(cls, points):
         for (t0, _), (t1, _) in zip(points, points[1:]):
             if not t1 > t0:
-                raise ValueError(f"times must increase strictly, got {t0:g}s then {t1:g}s")
+                raise ValueError(f"times must increase strictly ({t0:g}s is followed by {t1:g}s)")
         return points
 
 

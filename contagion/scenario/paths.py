@@ -14,7 +14,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-__all__ = ["parse_path", "format_path", "resolve", "Step", "field_names"]
+__all__ = ["parse_path", "format_path", "resolve", "model_at", "Step", "field_names", "PathError"]
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -160,3 +160,16 @@ def resolve(root: type[BaseModel], parts: list[str | int], raw: Any, *,
         else:
             node, exists = None, False
     return Step(annotation, node, exists)
+
+
+def model_at(root: type[BaseModel], parts: list[str | int], raw: Any) -> type[BaseModel] | None:
+    """The model class found at ``parts`` (union variants picked from the raw data), or None."""
+    try:
+        step = resolve(root, parts, raw, allow_new_names=True)
+    except PathError:
+        return None
+    annotation = _unwrap(step.annotation)
+    members = _union_members(annotation)
+    if members is not None:
+        annotation = _pick_variant(members, step.raw)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
