@@ -133,8 +133,17 @@ def summarize(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.S
         out[f"gas_usd.{agent_type}"] = float(fee)
     out["reverted_tx"] = int((tx["status"] == "reverted").sum())
 
-    out.update(_indicators(frames, scn, manifest["initial_price_ratio"]))
+    out.update(_indicators(frames, scn, manifest["initial_price_ratio"], manifest["initial_pools"]))
     return pd.Series(out, name=scn["name"], dtype=object)
+
+
+def _debt_usd(frames: dict[str, pd.DataFrame], proto: dict) -> float:
+    """USD per unit of a protocol's debt asset, as its oracle priced it at the first block (1 if unknown)."""
+    liq = frames["liquidations"]
+    rows = liq[liq["debt_asset"] == proto["debt"]]
+    if len(rows) and rows["repaid"].iloc[0] > 0:
+        return float(rows["repaid_usd"].iloc[0] / rows["repaid"].iloc[0])
+    return 1.0
 
 
 def _cascade_only(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.Series:
@@ -163,7 +172,8 @@ def _exogenous_low_ratio(proto: dict, scn: dict, manifest: dict[str, Any]) -> fl
     return math.nan
 
 
-def _indicators(frames: dict[str, pd.DataFrame], scn: dict, initial_ratio: dict[str, float]) -> dict[str, float]:
+def _indicators(frames: dict[str, pd.DataFrame], scn: dict, initial_ratio: dict[str, float],
+                pools: dict[str, dict]) -> dict[str, float]:
     positions = frames["positions"]
     initial = positions[positions["snapshot"] == "initial"]
     debt_total = near_debt = near_value = seize_near = depth = pool_value = 0.0
@@ -178,7 +188,7 @@ def _indicators(frames: dict[str, pd.DataFrame], scn: dict, initial_ratio: dict[
         near = hf < 1.0 + NEAR
         debt_total += float(debt.sum())
         near_debt += float(debt[near].sum())
-        near_value += float((coll[near] * ratio).sum())
+        near_value += float((coll[near] * ratio).sum()) * _debt_usd(frames, proto)
         # collateral seized if every position liquidatable within a NEAR fall is liquidated once
         fall = hf < 1.0 / (1.0 - NEAR)
         price_after = ratio * (1.0 - NEAR)
@@ -186,11 +196,9 @@ def _indicators(frames: dict[str, pd.DataFrame], scn: dict, initial_ratio: dict[
         seize = np.minimum(repay * (1.0 + proto["liquidation_bonus"]) / price_after, coll[fall])
         seize_near += float(seize.sum())
         for pool_name in proto["liquidates_into"]:
-            pool = scn["pools"][pool_name]
-            base_is_coll = pool["assets"][0] == proto["collateral"]
-            r_coll, r_debt = pool["reserves"] if base_is_coll else pool["reserves"][::-1]
-            depth += r_coll * (1.0 / math.sqrt(1.0 - NEAR) - 1.0) / (1.0 - pool["fee"])
-            pool_value += 2.0 * r_debt
+            facts = pools[pool_name]
+            depth += facts["depth"][proto["collateral"]]
+            pool_value += facts["value_usd"]
     return {
         "threshold_proximity": near_debt / debt_total if debt_total > 0 else math.nan,
         "margin_to_liquidity": near_value / pool_value if pool_value > 0 else math.nan,

@@ -33,7 +33,7 @@ import networkx as nx
 
 from contagion.errors import ScenarioError
 from contagion.scenario import LoadedScenario, Scenario, load_scenario, parse_scenario
-from contagion.scenario.models import FixedOracle, KeeperAgents, PushOracle
+from contagion.scenario.models import ArbitrageurAgents, FixedOracle, KeeperAgents, PushOracle
 
 __all__ = ["Network", "load_network", "NODE_KINDS", "EDGE_KEYS"]
 
@@ -137,8 +137,8 @@ class Network:
             g.add_edge(name, venue.quote, key="trades", role="quote")
         for name, pool in scn.pools.items():
             g.add_edge(name, pool.chain, key="hosted_on")
-            g.add_edge(name, pool.assets[0], key="trades", role="base")
-            g.add_edge(name, pool.assets[1], key="trades", role="quote")
+            for k, asset in enumerate(pool.assets):
+                g.add_edge(name, asset, key="trades", role="base" if k == 0 else "quote" if k == 1 else "coin")
         for name, oracle in scn.oracles.items():
             if isinstance(oracle, PushOracle):
                 g.add_edge(name, oracle.chain, key="hosted_on")
@@ -160,8 +160,11 @@ class Network:
         for name, agents in scn.agents.items():
             for target in agents.watches:
                 g.add_edge(name, target, key="watches")
-            if not isinstance(agents, KeeperAgents):
+            if isinstance(agents, ArbitrageurAgents):
                 g.add_edge(name, agents.venue, key="watches")
+            if isinstance(agents, KeeperAgents):
+                for market in agents.sell_into or []:
+                    g.add_edge(name, market, key="watches")
         return g
 
     # ------------------------------------------------------------------------------ accessors

@@ -1,11 +1,12 @@
 """CEX-DEX arbitrageurs: they keep pools in line with the venue, through the mempool.
 
 After each block (plus ``reaction_latency``) an arbitrageur compares each watched pool with the
-venue's mid price. The closed form of :func:`contagion.amm.constant_product.arbitrage_trade`
-gives the swap that would bring the pool's marginal price (net of fee) to the mid; the trade
-actually sent maximizes ``pool output - venue hedge cost - gas`` over ``[0, that size]`` (the
-venue's impact makes smaller trades better), limited by the arbitrageur's inventory, and only if
-the profit exceeds ``min_profit`` (USD). The swap is a transaction with a minimum output
+venue's mid price. The pool's ``arbitrage_trade`` gives the swap whose marginal output (net of
+fee) equals the mid — closed form for constant product, a tick walk for concentrated liquidity, a
+compiled bisection for StableSwap; the trade actually sent maximizes
+``pool output - venue hedge cost - gas`` over ``[0, that size]`` (the venue's impact makes smaller
+trades better), limited by the arbitrageur's inventory, and only if the profit exceeds
+``min_profit`` (USD). The swap is a transaction with a minimum output
 (``slippage_tolerance``); once it is included, the arbitrageur reverses the position on the
 venue after ``hedge_latency``: that hedge is how pool pressure (e.g. liquidation sales) reaches
 the venue and, through it, the oracles that read the venue.
@@ -17,8 +18,8 @@ import math
 from typing import TYPE_CHECKING
 
 from contagion.agents.base import Agent
-from contagion.amm import constant_product as cp
-from contagion.engine.chain import GWEI, Block
+from contagion.engine.chain import GWEI, Block, Revert
+from contagion.errors import AmmError
 from contagion.markets.venue import VenueDepthError
 from contagion.scenario.models import ArbitrageurAgents
 
@@ -107,8 +108,8 @@ class Arbitrageur(Agent):
             return False
         sim, spec, venue = self.sim, self.spec, self.venue
         mid = venue.mid() if venue.base == pool.base else 1.0 / venue.mid()
-        x, y = pool.reserves()
-        side, size = cp.arbitrage_trade(x, y, mid, pool.fee)
+        asset_in, size = pool.arbitrage_trade(mid)
+        side = 0 if asset_in == pool.base else 1
         if size <= 0.0:
             return False
         usd_quote = sim.usd_price(pool.quote_asset)
@@ -121,8 +122,8 @@ class Arbitrageur(Agent):
                 if a <= 0.0:
                     return -gas_quote
                 try:
-                    return cp.amount_out(a, x, y, pool.fee) - self._hedge_cost(pool, a) - gas_quote
-                except VenueDepthError:
+                    return pool.quote(pool.base, a) - self._hedge_cost(pool, a) - gas_quote
+                except (VenueDepthError, AmmError, Revert):
                     return -math.inf
         else:
             cap = min(size, ledger.balance(self.account, pool.quote_asset))
@@ -131,8 +132,8 @@ class Arbitrageur(Agent):
                 if a <= 0.0:
                     return -gas_quote
                 try:
-                    return self._hedge_proceeds(pool, cp.amount_out(a, y, x, pool.fee)) - a - gas_quote
-                except VenueDepthError:
+                    return self._hedge_proceeds(pool, pool.quote(pool.quote_asset, a)) - a - gas_quote
+                except (VenueDepthError, AmmError, Revert):
                     return -math.inf
 
         if cap <= 0.0:
@@ -140,13 +141,13 @@ class Arbitrageur(Agent):
         amount, best = _maximize(profit, cap)
         if not best * usd_quote > spec.min_profit or amount <= 0.0:
             return False
-        asset_in = pool.base if side == 0 else pool.quote_asset
-        expected = cp.amount_out(amount, x, y, pool.fee) if side == 0 else cp.amount_out(amount, y, x, pool.fee)
+        asset_out = pool.quote_asset if side == 0 else pool.base
+        expected = pool.quote(asset_in, amount, asset_out)
         min_out = expected * (1.0 - spec.slippage_tolerance)
         account = self.account
 
         def swap(block: Block) -> float:
-            return pool.swap(account, asset_in, amount, min_out, self.agent_type)
+            return pool.swap(account, asset_in, amount, min_out, self.agent_type, asset_out)
 
         def done(tx) -> None:
             self.pending.pop(pool.name, None)

@@ -7,17 +7,19 @@ then, for each watched protocol:
 1. takes the liquidatable positions at the current on-chain prices (the protocol's sorted index);
 2. drops those already targeted by a pending transaction — its own always, and other keepers'
    too when ``skip_pending`` (a public mempool shows them);
-3. prices every candidate: the repayment it can make with its debt-asset balance
-   (close factor and bonus from the protocol's rules), the seized collateral, and the sale of that
-   collateral into the protocol's first ``liquidates_into`` pool;
-4. ranks candidates by standalone profit ``(sale - repayment) * P_debt - gas`` (USD) and accepts
-   them greedily, re-pricing each sale after the sales that will execute before it have moved
-   the pool — liquidation sales pending in the public mempool with an equal or higher gas price
-   (they arrived first), then its own earlier picks — while profit stays above ``min_profit``,
-   up to ``max_liquidations_per_block`` and as long as it can pay the gas;
-5. submits each as one transaction that liquidates and sells atomically; it reverts (paying gas)
-   if the sale returns less than the quoted price minus ``slippage_tolerance``, if the position
-   is no longer liquidatable, or if the keeper cannot fund the repayment.
+3. prices every candidate: the repayment it can make with its debt-asset balance (close factor
+   and bonus from the protocol's rules), the seized collateral, and a standalone sale of that
+   collateral into its best market; candidates are ranked by that profit
+   ``(sale - repayment) * P_debt - gas`` (USD);
+4. accepts them in that order after re-pricing each sale exactly — routed by ``routing`` across its
+   markets (``sell_into``, default the protocol's ``liquidates_into``), after the sales that will
+   execute before it: liquidation sales pending in the public mempool with an equal or higher gas
+   price (they arrived first), then its own earlier picks — while profit stays above
+   ``min_profit``, up to ``max_liquidations_per_block`` and as long as it can pay the gas;
+5. submits each as one transaction that liquidates and sells the pool part of the route
+   atomically; it reverts (paying gas) if a pool sale returns less than quoted minus
+   ``slippage_tolerance``, if the position is no longer liquidatable, or if the keeper cannot fund
+   the repayment. The venue part of the route is sold off-chain ``venue_delay`` after inclusion.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import numpy as np
 
 from contagion import kernels
 from contagion.agents.base import Agent
+from contagion.agents.routing import SaleRouter
 from contagion.engine.chain import GWEI, Block
+from contagion.markets.venue import Venue, VenueDepthError
 from contagion.scenario.models import KeeperAgents
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,7 +51,22 @@ class Keeper(Agent):
         super().__init__(sim, population, number, spec)
         self.markets: list["LendingMarket"] = [sim.protocols[p] for p in spec.watches]
         self.rng = sim.rng.stream(f"agents:{self.name}:latency")
+        self.routes = {m.name: self._sale_markets(m) for m in self.markets}
         self.watch(m.chain for m in self.markets)
+
+    def _sale_markets(self, protocol: "LendingMarket") -> list:
+        """Markets (pools on the protocol's chain, venues) trading its collateral for its debt."""
+        names = self.spec.sell_into or [p.name for p in protocol.sell_into]
+        pair = {protocol.collateral_asset, protocol.debt_asset}
+        out = []
+        for name in names:
+            market = self.sim.market(name)
+            if isinstance(market, Venue):
+                if {market.base, market.quote_asset} == pair:
+                    out.append(market)
+            elif pair <= set(market.assets) and market.chain is protocol.chain:
+                out.append(market)
+        return out or list(protocol.sell_into)
 
     def reaction_delay(self) -> float:
         jitter = self.spec.latency_jitter
@@ -71,6 +90,21 @@ class Keeper(Agent):
             ids = ids[~np.isin(ids, np.asarray(busy, dtype=np.int64))]
         return ids
 
+    def _standalone(self, markets: list, asset_in: str, asset_out: str, amounts: np.ndarray) -> np.ndarray:
+        """Best single-market output for each amount, from the current state (vectorized)."""
+        best = np.full(amounts.size, -np.inf)
+        for market in markets:
+            if isinstance(market, Venue):
+                try:
+                    out = amounts * np.array([market.fill_price(-a) for a in amounts]) \
+                        if market.base == asset_in else np.array([market.base_for_quote(a) for a in amounts])
+                except VenueDepthError:
+                    continue
+            else:
+                out = market.quote_batch(asset_in, amounts, asset_out)
+            best = np.maximum(best, np.nan_to_num(out, nan=-np.inf))
+        return best
+
     def act(self, market: "LendingMarket") -> int:
         """Plan and submit this block's liquidations on ``market``; returns how many were sent."""
         sim = self.sim
@@ -83,59 +117,85 @@ class Keeper(Agent):
             return 0
         c = np.ascontiguousarray(market.collateral[ids])
         d = np.ascontiguousarray(market.debt[ids])
-        request = np.full(ids.size, budget)
         repay = np.empty_like(c)
         seize = np.empty_like(c)
-        kernels.liquidation.seize_batch(request, c, d, market.ratio, market.lt, market.close_factor,
-                                        market.full_close_hf, market.bonus, repay, seize)
+        kernels.liquidation.seize_batch(np.full(ids.size, budget), c, d, market.ratio, market.lt,
+                                        market.close_factor, market.full_close_hf, market.bonus, repay, seize)
         live = seize > 0
         if not live.any():
             return 0
         ids, repay, seize = ids[live], repay[live], seize[live]
-        pool = market.sell_into[0]
-        r_coll, r_debt = pool.reserves() if pool.base == market.collateral_asset else pool.reserves()[::-1]
-        ahead = [tx.meta["sale"][2] for tx in market.chain.mempool.pending()
-                 if tx.meta.get("sale", (None,))[0] == pool.name and tx.gas_price >= spec.gas_price]
-        if ahead:
-            out = np.empty(len(ahead))
-            r_coll, r_debt = kernels.amm.cp_sequential_out(np.asarray(ahead, dtype=np.float64), r_coll,
-                                                           r_debt, pool.fee, out)
-        proceeds = np.empty_like(seize)
-        kernels.amm.cp_amount_out_batch(seize, np.full(seize.size, r_coll), np.full(seize.size, r_debt),
-                                        pool.fee, proceeds)
-        gas = market.spec.liquidation_gas + pool.swap_gas
+        coll, debt_asset = market.collateral_asset, market.debt_asset
+        routes = self.routes[market.name]
+        pools = [m for m in routes if not isinstance(m, Venue)]
+        gas = market.spec.liquidation_gas + (pools[0].swap_gas if pools else 0)
         gas_usd = gas * spec.gas_price * GWEI * sim.usd_price(market.chain.native_asset)
-        usd_debt = sim.usd_price(market.debt_asset)
+        usd_debt = sim.usd_price(debt_asset)
+        proceeds = self._standalone(routes, coll, debt_asset, seize)
         profit = (proceeds - repay) * usd_debt - gas_usd
         order = np.argsort(-profit, kind="stable")
         order = order[profit[order] > spec.min_profit]
+        if not order.size:
+            return 0
+        router = SaleRouter(routes, coll, debt_asset)
+        for tx in market.chain.mempool.pending():
+            if tx.gas_price >= spec.gas_price:
+                for name, amount in tx.meta.get("sales", ()):
+                    router.add_pending(name, amount)
         fee_native = gas * spec.gas_price * GWEI
         affordable = int(sim.ledger.balance(self.account, market.chain.native_asset) // fee_native)
         sent = 0
         for j in order:
-            if sent >= affordable:
+            if sent >= min(affordable, spec.max_liquidations_per_block):
                 break
-            got = kernels.amm.cp_amount_out(float(seize[j]), r_coll, r_debt, pool.fee)
-            if (got - repay[j]) * usd_debt - gas_usd <= spec.min_profit:
+            allocation, got = router.plan(float(seize[j]), spec.routing, spec.route_slices)
+            if not (got - repay[j]) * usd_debt - gas_usd > spec.min_profit:  # also when got is -inf
                 continue
-            r_coll += float(seize[j])
-            r_debt -= got
-            self._submit(market, pool, int(ids[j]), float(repay[j]), float(seize[j]), got / float(seize[j]), gas)
+            prices = {name: router.output(sim.market(name), amount) / amount for name, amount in allocation.items()}
+            router.commit(allocation)
+            tx_gas = market.spec.liquidation_gas + sum(sim.pools[n].swap_gas for n in allocation if n in sim.pools)
+            self._submit(market, int(ids[j]), float(repay[j]), float(seize[j]), allocation, prices, tx_gas)
             sent += 1
-            if sent >= spec.max_liquidations_per_block:
-                break
         return sent
 
-    def _submit(self, market, pool, position: int, repay: float, seize: float, unit_price: float,
-                gas: int) -> None:
-        min_unit = unit_price * (1.0 - self.spec.slippage_tolerance)
+    def _submit(self, market, position: int, repay: float, seize: float, allocation: dict[str, float],
+                unit_prices: dict[str, float], gas: int) -> None:
+        sim = self.sim
+        tol = self.spec.slippage_tolerance
         account, name = self.account, self.name
+        coll, debt_asset = market.collateral_asset, market.debt_asset
+        shares = {m: a / seize for m, a in allocation.items()}
+        pool_shares = {m: s for m, s in shares.items() if m not in sim.venues}
+        venue_shares = {m: s for m, s in shares.items() if m in sim.venues}
 
         def liquidate_and_sell(block: Block) -> float:
             repaid, seized = market.liquidate(account, position, repay, name)
-            return pool.swap(account, market.collateral_asset, seized, seized * min_unit, "keeper")
+            got = 0.0
+            for pool_name, share in pool_shares.items():
+                amount = seized * share
+                got += sim.pools[pool_name].swap(account, coll, amount, amount * unit_prices[pool_name] * (1 - tol),
+                                                 "keeper", debt_asset)
+            return seized
+
+        def sell_on_venues(tx) -> None:
+            if tx.status == "included" and venue_shares:
+                sim.env.process(self._venue_sale(tx.result, venue_shares, coll))
 
         market.chain.submit(sender=account, agent_type=self.agent_type, kind="liquidation",
                             gas_used=gas, gas_price=self.spec.gas_price, action=liquidate_and_sell,
-                            target=("liquidate", market.name, position),
-                            sale=(pool.name, market.collateral_asset, seize))
+                            target=("liquidate", market.name, position), on_result=sell_on_venues,
+                            sales=[(m, a) for m, a in allocation.items() if m in pool_shares])
+
+    def _venue_sale(self, seized: float, venue_shares: dict[str, float], asset: str):
+        """Sell ``asset`` on venues once it has arrived there (``venue_delay`` after inclusion)."""
+        yield self.sim.env.timeout(self.spec.venue_delay)
+        for venue_name, share in venue_shares.items():
+            venue = self.sim.venues[venue_name]
+            amount = min(seized * share, self.sim.ledger.balance(self.account, asset))
+            try:
+                if venue.base == asset:
+                    venue.sell(self.account, min(amount, venue.max_sell()), self.agent_type)
+                else:  # the venue quotes the collateral: buy its base (the debt asset) with it
+                    venue.buy(self.account, venue.base_for_quote(amount), self.agent_type)
+            except VenueDepthError:
+                pass  # the venue cannot absorb it now; the keeper keeps the collateral

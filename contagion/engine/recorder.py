@@ -54,6 +54,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "collateral_value": "f8", "debt_value": "f8", "bad_debt": "f8", "n_active": "i8",
         "n_liquidatable": "i8", "price": "f8",
     },
+    "lp_events": {
+        "time": "f8", "block": "i8", "tx_id": "i8", "pool": "s", "agent": "s", "action": "s", "reason": "s",
+        "amount0": "f8", "amount1": "f8", "value": "f8", "volatility": "f8", "drawdown": "f8",
+    },
     "positions": {
         "protocol": "s", "position": "i8", "snapshot": "s", "collateral": "f8", "debt": "f8",
         "liquidation_price": "f8", "health_factor": "f8",

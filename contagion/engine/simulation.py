@@ -19,6 +19,7 @@ import simpy
 from contagion._version import __version__
 from contagion.agents.arbitrageur import Arbitrageur
 from contagion.agents.keeper import Keeper
+from contagion.agents.liquidity_provider import LiquidityProvider
 from contagion.engine.cascade import CascadeTracker
 from contagion.engine.chain import Block, Chain
 from contagion.engine.journal import Journal
@@ -27,11 +28,11 @@ from contagion.engine.recorder import Recorder, frame
 from contagion.engine.rng import RandomStreams
 from contagion.errors import InvariantError, SimulationError
 from contagion.markets.oracle import FixedOracle, OracleUpdate, PushOracle
-from contagion.markets.pool import Pool
+from contagion.markets.pool import RuntimePool, make_pool
 from contagion.markets.venue import Venue
 from contagion.protocols.lending import LendingMarket
 from contagion.scenario.models import FixedOracle as FixedSpec
-from contagion.scenario.models import KeeperAgents
+from contagion.scenario.models import ArbitrageurAgents, KeeperAgents
 from contagion.units import parse_duration
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,12 +100,13 @@ class Simulation:
         self._usd_routes: dict[str, Any] = {}
         self.chains: dict[str, Chain] = {}
         self.venues: dict[str, Venue] = {}
-        self.pools: dict[str, Pool] = {}
+        self.pools: dict[str, RuntimePool] = {}
         self.oracles: dict[str, PushOracle | FixedOracle] = {}
         self.protocols: dict[str, LendingMarket] = {}
-        self.agents: dict[str, list[Keeper | Arbitrageur]] = {}
+        self.agents: dict[str, list[Keeper | Arbitrageur | LiquidityProvider]] = {}
         self._build()
         self._initial_positions = {name: p.positions_columns("initial") for name, p in self.protocols.items()}
+        self._initial_pools = {name: self._pool_facts(pool) for name, pool in self.pools.items()}
 
     # --------------------------------------------------------------------------------- build
     def _build(self) -> None:
@@ -116,14 +118,15 @@ class Simulation:
         for name, spec in scn.venues.items():
             self.venues[name] = Venue(self, name, spec)
         for name, spec in scn.pools.items():
-            self.pools[name] = Pool(self, name, spec)
+            self.pools[name] = make_pool(self, name, spec)
         for name, spec in scn.oracles.items():
             cls = FixedOracle if isinstance(spec, FixedSpec) else PushOracle
             self.oracles[name] = cls(self, name, spec)
         for name, spec in scn.protocols.items():
             self.protocols[name] = LendingMarket(self, name, spec)
         for name, spec in scn.agents.items():
-            cls = Keeper if isinstance(spec, KeeperAgents) else Arbitrageur
+            cls = Keeper if isinstance(spec, KeeperAgents) else Arbitrageur if isinstance(
+                spec, ArbitrageurAgents) else LiquidityProvider
             self.agents[name] = [cls(self, name, i, spec) for i in range(spec.count)]
         for oracle in self.oracles.values():
             oracle.genesis()
@@ -134,6 +137,15 @@ class Simulation:
         self._record_prices(None)
         if self.check_invariants:
             self.check()
+
+    def _pool_facts(self, pool: RuntimePool) -> dict:
+        """What the metrics need about a pool at time 0: its USD value and its depth per asset
+        (how much of the asset moves its price down by ``metrics.NEAR``)."""
+        from contagion.metrics import NEAR
+
+        holdings = [pool.balance(a) for a in pool.assets]
+        return {"value_usd": pool.value_of(holdings) * self.usd_price(pool.quote_asset), "near": NEAR,
+                "depth": {a: pool.depth(a, NEAR) for a in pool.assets}}
 
     # ------------------------------------------------------------------------------ services
     def next_id(self, kind: str) -> int:
@@ -146,7 +158,7 @@ class Simulation:
     def now(self) -> float:
         return self.env.now
 
-    def market(self, name: str) -> Venue | Pool:
+    def market(self, name: str) -> Venue | RuntimePool:
         """A venue or pool by name."""
         if name in self.venues:
             return self.venues[name]
@@ -220,14 +232,22 @@ class Simulation:
                                    pool.price(), pool.exogenous_price()))
         for oracle in self.oracles.values():
             if isinstance(oracle, PushOracle) and (chain is None or oracle.chain.name == chain):
-                quote = oracle.sources[0].quote_asset if oracle.sources[0].base == oracle.asset \
-                    else oracle.sources[0].base
-                rec.add("prices", (now, number, oracle.name, "oracle", oracle.asset, quote,
+                rec.add("prices", (now, number, oracle.name, "oracle", oracle.asset, oracle.quote,
                                    oracle.answer, oracle.answer_exogenous))
 
     def check(self) -> None:
-        """Check conservation of every asset and each protocol's bookkeeping; raise on failure."""
+        """Check conservation of every asset, each pool's and protocol's bookkeeping; raise on failure."""
         self.ledger.check_conservation()
+        for pool in self.pools.values():
+            math_pool = getattr(pool, "math", None)
+            if math_pool is None:
+                continue
+            held = np.asarray(math_pool.balances, dtype=np.float64) + getattr(math_pool, "admin_balances", 0.0)
+            for asset, amount in zip(pool.assets, np.atleast_1d(held)):
+                ledger_amount = self.ledger.balance(pool.account, asset)
+                if not math.isclose(ledger_amount, amount, rel_tol=1e-9, abs_tol=1e-9):
+                    raise InvariantError(f"pool {pool.name}: holds {ledger_amount!r} {asset} but its state "
+                                         f"accounts for {amount!r}")
         for protocol in self.protocols.values():
             held = self.ledger.balance(protocol.account, protocol.collateral_asset)
             booked = math.fsum(protocol.collateral)
@@ -300,6 +320,7 @@ class Simulation:
                  "bound": r.bound} for r in self.ledger.conservation()],
             "exogenous_low": {name: v.path.low(self.env.now) for name, v in self.venues.items()},
             "initial_price_ratio": {name: p.initial_ratio for name, p in self.protocols.items()},
+            "initial_pools": self._initial_pools,
         }
         return Result(frames, manifest)
 

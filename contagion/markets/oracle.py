@@ -23,6 +23,7 @@ from contagion.engine.chain import Block
 from contagion.oracle_rules import median, should_report
 from contagion.scenario.models import FixedOracle as FixedSpec
 from contagion.scenario.models import PushOracle as PushSpec
+from contagion.scenario.references import source_quote
 
 if TYPE_CHECKING:  # pragma: no cover
     from contagion.engine.simulation import Simulation
@@ -119,17 +120,22 @@ class PushOracle(_Feed):
         self.spec = spec
         self.chain = sim.chains[spec.chain]
         self.sources = [sim.market(src) for src in spec.sources]
+        self.quotes = [source_quote(sim.scenario, src, spec.asset) for src in spec.sources]
+        self.quote = self.quotes[0]
         self.account = sim.ledger.add_account(f"oracle:{name}", "oracle")
         sim.ledger.mint(self.account, self.chain.native_asset, TRANSMITTER_FUNDING)
         self.pending = None
 
     def observe(self) -> tuple[float, float]:
-        """``(median price, median exogenous price)`` of the sources now, in the asset's quote."""
+        """``(median price, median exogenous price)`` of the sources now, in the feed's quote unit."""
         prices, exo = [], []
-        for src in self.sources:
-            p, e = src.price(), src.exogenous_price()
-            if src.base != self.asset:  # the feed prices the pool's quote asset: invert
-                p, e = 1.0 / p, 1.0 / e
+        for src, quote in zip(self.sources, self.quotes):
+            if src.kind == "venue":
+                p, e = src.price(), src.exogenous_price()
+                if src.base != self.asset:  # the venue quotes the feed's asset: invert
+                    p, e = 1.0 / p, 1.0 / e
+            else:
+                p, e = src.price_of(self.asset, quote), self.sim.exogenous_price(self.asset, quote)
             prices.append(p)
             exo.append(e)
         return median(prices), median(exo)

@@ -42,7 +42,13 @@ __all__ = [
     "Venue",
     "PiecewisePath",
     "GbmPath",
+    "JumpDiffusionPath",
+    "ReplayPath",
     "ConstantProductPool",
+    "ConcentratedPool",
+    "LiquidityRange",
+    "GaussianLiquidity",
+    "StableSwapPoolSpec",
     "PushOracle",
     "FixedOracle",
     "LendingProtocol",
@@ -51,6 +57,7 @@ __all__ = [
     "HealthFactorDistribution",
     "KeeperAgents",
     "ArbitrageurAgents",
+    "LiquidityProviderAgents",
     "SECTIONS",
 ]
 
@@ -96,27 +103,50 @@ class PiecewisePath(Model):
 
 
 class GbmPath(Model):
-    """Exogenous price following geometric Brownian motion with optional Merton jumps (seeded)."""
+    """Exogenous price following geometric Brownian motion (seeded)."""
 
     kind: Literal["gbm"]
     start: Positive = Field(description="Price at time 0.")
     drift: Number = Field(0.0, description="Annualized drift of the log price (the mu of GBM).")
     volatility: NonNegative = Field(0.0, description="Annualized volatility of the log price.")
-    jump_intensity: NonNegative = Field(0.0, description="Expected number of jumps per year.")
-    jump_mean: Number = Field(0.0, description="Mean of the log jump size.")
+
+
+class JumpDiffusionPath(Model):
+    """Exogenous price following Merton's jump diffusion: GBM plus Poisson jumps with normal log
+    sizes (seeded)."""
+
+    kind: Literal["jump_diffusion"]
+    start: Positive = Field(description="Price at time 0.")
+    drift: Number = Field(0.0, description="Annualized drift of the log price (the mu of GBM).")
+    volatility: NonNegative = Field(0.0, description="Annualized volatility of the log price.")
+    jump_intensity: NonNegative = Field(description="Expected number of jumps per year.")
+    jump_mean: Number = Field(description="Mean of the log jump size.")
     jump_std: NonNegative = Field(0.0, description="Standard deviation of the log jump size.")
 
 
-PricePath = Annotated[Union[PiecewisePath, GbmPath], Field(discriminator="kind")]
+class ReplayPath(Model):
+    """Exogenous price replayed from a CSV file of ``(time, price)`` rows (relative to the scenario
+    file). ``time`` is seconds from the start, or timestamps (then measured from the first row)."""
+
+    kind: Literal["replay"]
+    path: str = Field(description="CSV file with columns `time` and `price`.")
+    interpolation: Literal["linear", "step"] = Field(
+        "linear", description="Between rows: linear, or hold the last price.")
+    scale: Positive = Field(1.0, description="Multiply every price by this (e.g. to rebase).")
+
+
+PricePath = Annotated[Union[PiecewisePath, GbmPath, JumpDiffusionPath, ReplayPath], Field(discriminator="kind")]
 
 
 class Venue(Model):
     """An off-chain market (a CEX order book) for ``asset`` against ``quote``.
 
-    Its mid price is the exogenous path times the accumulated permanent impact of trades. A
-    trade of signed size ``q`` (base units; + buys) at mid ``m`` fills at the average price
-    ``m (1 + permanent_impact q / 2 + temporary_impact q)`` and leaves the mid at
-    ``m (1 + permanent_impact q)``.
+    Its mid price is ``exogenous(t) * F * (1 + T(t))``: ``F`` accumulates the permanent impact of
+    trades and ``T`` is the temporary displacement, which decays with half-life
+    ``resilience_half_life``. A trade of signed size ``q`` (base units; + buys) at mid ``m`` walks
+    the book: it fills at the average price ``m (1 + (permanent_impact + temporary_impact) q / 2)``
+    and leaves the mid at ``m (1 + (permanent_impact + temporary_impact) q)``, of which the
+    ``permanent_impact`` part stays.
     """
 
     asset: str = Field(description="Base asset traded.")
@@ -124,9 +154,11 @@ class Venue(Model):
     path: PricePath
     tick: PositiveDuration = Field(1.0, description="Resolution of the exogenous path.")
     permanent_impact: NonNegative = Field(
-        0.0, description="Fractional mid-price move per unit of base asset traded.")
+        0.0, description="Fractional mid-price move per unit of base asset traded that stays.")
     temporary_impact: NonNegative = Field(
-        0.0, description="Fractional extra execution cost per unit of base asset traded.")
+        0.0, description="Fractional mid-price move per unit of base asset traded that decays.")
+    resilience_half_life: Duration = Field(
+        0.0, description="Half-life of the temporary displacement (0: it vanishes after the trade).")
     inventory: dict[str, NonNegative] | None = Field(
         None, description="Balances of the venue's other side, token units (default: 1e7 base and "
                           "1e7 x start price quote).")
@@ -142,6 +174,79 @@ class ConstantProductPool(Model):
     reserves: tuple[Positive, Positive] = Field(description="`[base, quote]` reserves, token units.")
     fee: Fraction = Field(0.003, description="Fraction of the input kept by the pool.")
     swap_gas: PositiveInt = Field(120_000, description="Gas used by one swap.")
+
+
+class LiquidityRange(Model):
+    """One concentrated-liquidity position between two prices, worth ``value`` quote units at the
+    pool's initial price."""
+
+    lower: Positive = Field(description="Lower price (quote per base), rounded down to a tick.")
+    upper: Positive = Field(description="Upper price, rounded up to a tick.")
+    value: Positive = Field(description="Value deposited, quote units at the initial price.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.upper > self.lower:
+            raise ValueError(f"upper must be > lower, got lower={self.lower:g}, upper={self.upper:g}")
+        return self
+
+
+class GaussianLiquidity(Model):
+    """Liquidity generated around the initial price: ``positions`` ranges whose centers are evenly
+    spaced in log price over ``[-3 sigma, 3 sigma]``, each ``[P e^(c - width), P e^(c + width)]``,
+    with values proportional to ``exp(-c^2 / (2 sigma^2))`` and summing to ``total_value``."""
+
+    total_value: Positive = Field(description="Value of all positions, quote units at the initial price.")
+    sigma: Positive = Field(0.1, description="Spread of the position centers (log price).")
+    width: Positive = Field(0.05, description="Half-width of each position (log price).")
+    positions: PositiveInt = Field(21, description="Number of positions.")
+
+
+class ConcentratedPool(Model):
+    """A concentrated-liquidity AMM (Uniswap v3): token0 = ``assets[0]`` (base), token1 =
+    ``assets[1]`` (quote); liquidity from explicit ``ranges`` and/or a generated ``distribution``."""
+
+    kind: Literal["concentrated"]
+    chain: str
+    assets: tuple[str, str] = Field(description="`[base, quote]` (token0, token1).")
+    price: Positive = Field(description="Initial price, quote per base.")
+    fee: Fraction = Field(0.003, description="Fee tier (0.0001, 0.0005, 0.003, 0.01 or other).")
+    tick_spacing: PositiveInt | None = Field(None, description="Default: the fee tier's spacing.")
+    ranges: list[LiquidityRange] = Field(default_factory=list, description="Explicit positions.")
+    distribution: GaussianLiquidity | None = Field(None, description="Generated positions.")
+    swap_gas: PositiveInt = Field(150_000, description="Gas used by one swap.")
+
+    @model_validator(mode="after")
+    def _has_liquidity(self):
+        if not self.ranges and self.distribution is None:
+            raise ValueError("needs liquidity: `ranges`, `distribution` or both")
+        return self
+
+
+class StableSwapPoolSpec(Model):
+    """A StableSwap AMM (Curve) with 2 to 4 coins; its price is ``assets[0]`` in ``assets[1]``."""
+
+    kind: Literal["stableswap"]
+    chain: str
+    assets: list[str] = Field(min_length=2, max_length=4, description="Coins, in pool order.")
+    balances: list[Positive] = Field(min_length=2, max_length=4, description="Token units per coin.")
+    amplification: Positive = Field(description="A, as the pool's A() returns it.")
+    fee: Fraction = Field(0.0004, description="Fraction of each output kept by the pool.")
+    admin_fee: UnitInterval = Field(0.5, description="Share of the fee taken out for the admin.")
+    rates: list[Positive] | None = Field(None, description="Value of one token in the common unit (default 1).")
+    swap_gas: PositiveInt = Field(200_000, description="Gas used by one swap.")
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        n = len(self.assets)
+        if len(self.balances) != n:
+            raise ValueError(f"balances must have one entry per asset ({n}), got {len(self.balances)}")
+        if self.rates is not None and len(self.rates) != n:
+            raise ValueError(f"rates must have one entry per asset ({n}), got {len(self.rates)}")
+        return self
+
+
+PoolSpec = Annotated[Union[ConstantProductPool, ConcentratedPool, StableSwapPoolSpec], Field(discriminator="kind")]
 
 
 # ----------------------------------------------------------------------------------- oracles
@@ -274,6 +379,14 @@ class KeeperAgents(Model):
     max_liquidations_per_block: PositiveInt = 10
     slippage_tolerance: Fraction = 0.01
     skip_pending: bool = Field(True, description="Skip positions already targeted in the mempool.")
+    sell_into: list[str] | None = Field(
+        None, description="Pools and venues to sell seized collateral into (default: the protocol's "
+                          "`liquidates_into`); those not trading the market's pair are ignored.")
+    routing: Literal["first", "greedy"] = Field(
+        "first", description="`first`: sell everything into the first market; `greedy`: split the sale "
+                             "into `route_slices` slices, each sent where it earns most.")
+    route_slices: PositiveInt = Field(10, description="Slices of a greedy route.")
+    venue_delay: Duration = Field(60.0, description="Time for seized collateral to reach a venue.")
 
 
 class ArbitrageurAgents(Model):
@@ -293,7 +406,33 @@ class ArbitrageurAgents(Model):
     slippage_tolerance: Fraction = 0.005
 
 
-AgentSpec = Annotated[Union[KeeperAgents, ArbitrageurAgents], Field(discriminator="kind")]
+class LiquidityProviderAgents(Model):
+    """Liquidity providers who flee volatility. Together they own ``share`` of each watched pool's
+    initial liquidity (split evenly; the rest belongs to passive LPs who never move). After each
+    block an LP measures the pool price over the last ``window``: realized volatility (annualized)
+    and drawdown from the window's high. When either crosses its threshold — the population's
+    value times the LP's own factor drawn from ``U(1 - threshold_dispersion, 1 + threshold_dispersion)``
+    — it withdraws ``withdraw_fraction`` of what it has in the pool, as a transaction; for
+    concentrated pools, the positions nearest the price go first. After ``return_after`` of calm it
+    deposits back what it took out (never, if ``return_after`` is not set)."""
+
+    kind: Literal["liquidity_provider"]
+    count: PositiveInt = 10
+    watches: list[str] = Field(min_length=1, description="Pools watched.")
+    share: OpenFraction = Field(0.5, description="Share of each pool's initial liquidity they own.")
+    inventory: dict[str, NonNegative] = Field(default_factory=dict, description="Balances of each LP (gas).")
+    window: PositiveDuration = Field(1800.0, description="Look-back window for volatility and drawdown.")
+    volatility_threshold: Positive | None = Field(1.0, description="Annualized realized volatility that triggers a withdrawal.")
+    drawdown_threshold: OpenFraction | None = Field(0.05, description="Fall from the window's high that triggers a withdrawal.")
+    threshold_dispersion: Fraction = Field(0.25, description="Spread of the LPs' individual thresholds.")
+    withdraw_fraction: OpenFraction = Field(1.0, description="Share of its liquidity an LP withdraws when triggered.")
+    return_after: Duration | None = Field(None, description="Calm time before an LP deposits back.")
+    gas_price: GasPrice = 30.0
+    reaction_latency: Duration = 1.0
+    withdraw_gas: PositiveInt = Field(150_000, description="Gas of one withdrawal or deposit.")
+
+
+AgentSpec = Annotated[Union[KeeperAgents, ArbitrageurAgents, LiquidityProviderAgents], Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- scenario
@@ -307,7 +446,7 @@ class Scenario(Model):
     chains: dict[Name, Chain] = Field(min_length=1)
     assets: dict[Name, Asset] = Field(min_length=1)
     venues: dict[Name, Venue] = Field(default_factory=dict)
-    pools: dict[Name, ConstantProductPool] = Field(default_factory=dict)
+    pools: dict[Name, PoolSpec] = Field(default_factory=dict)
     oracles: dict[Name, OracleSpec] = Field(default_factory=dict)
     protocols: dict[Name, ProtocolSpec] = Field(default_factory=dict)
     agents: dict[Name, AgentSpec] = Field(default_factory=dict)

@@ -14,13 +14,15 @@ from contagion.scenario.models import (
     GeneratedPositions,
     KeeperAgents,
     LendingProtocol,
+    LiquidityProviderAgents,
     PushOracle,
+    ReplayPath,
     SECTIONS,
     Scenario,
     SnapshotPositions,
 )
 
-__all__ = ["check_references", "source_pair"]
+__all__ = ["check_references", "market_assets", "source_quote"]
 
 Problem = tuple[str, str, Any]  # (key path, rule, offending value; ... when there is none)
 
@@ -29,15 +31,22 @@ def _names(section: dict) -> str:
     return ", ".join(section) if section else "none defined"
 
 
-def source_pair(scn: Scenario, name: str) -> tuple[str, str] | None:
-    """``(base, quote)`` traded by a venue or pool, or None if ``name`` is neither."""
+def market_assets(scn: Scenario, name: str) -> tuple[str, ...] | None:
+    """Assets traded by a venue (``(base, quote)``) or pool (all its coins); None if neither."""
     if name in scn.venues:
         venue = scn.venues[name]
         return venue.asset, venue.quote
     if name in scn.pools:
-        pool = scn.pools[name]
-        return pool.assets[0], pool.assets[1]
+        return tuple(scn.pools[name].assets)
     return None
+
+
+def source_quote(scn: Scenario, name: str, asset: str) -> str:
+    """The unit in which market ``name`` prices ``asset``: the other asset of a pair; for pools of
+    more than two coins, ``assets[1]`` (or ``assets[0]`` when pricing ``assets[1]``)."""
+    assets = market_assets(scn, name)
+    return assets[1] if asset == assets[0] else assets[0]
+
 
 
 class _Checker:
@@ -89,6 +98,15 @@ class _Checker:
                 if key not in (venue.asset, venue.quote):
                     self.add(f"venues.{name}.inventory.{key}",
                              f"must be the venue's asset or quote ({venue.asset}, {venue.quote})", key)
+            if isinstance(venue.path, ReplayPath):
+                self.file(f"venues.{name}.path.path", venue.path.path, (".csv",))
+
+    def file(self, path: str, value: str, suffixes: tuple[str, ...]) -> None:
+        target = self.base_dir / value
+        if not target.is_file():
+            self.add(path, f"file not found (looked in {target.parent})", value)
+        elif target.suffix.lower() not in suffixes:
+            self.add(path, f"must be a {' or '.join(suffixes)} file", value)
 
     def pools(self) -> None:
         for name, pool in self.scn.pools.items():
@@ -100,8 +118,8 @@ class _Checker:
                     if home != pool.chain:
                         self.add(path, f"asset lives on chain {home}, not on the pool's chain {pool.chain}",
                                  asset)
-            if pool.assets[0] == pool.assets[1]:
-                self.add(f"pools.{name}.assets", "must name two different assets", list(pool.assets))
+            if len(set(pool.assets)) != len(pool.assets):
+                self.add(f"pools.{name}.assets", "must name different assets", list(pool.assets))
 
     def oracles(self) -> None:
         for name, oracle in self.scn.oracles.items():
@@ -116,15 +134,15 @@ class _Checker:
             quotes = set()
             for i, src in enumerate(oracle.sources):
                 path = f"{base}.sources[{i}]"
-                pair = source_pair(self.scn, src)
-                if pair is None:
+                traded = market_assets(self.scn, src)
+                if traded is None:
                     self.add(path, "must name a venue or a pool "
                                    f"({_names({**self.scn.venues, **self.scn.pools})})", src)
                     continue
-                if asset_ok and oracle.asset not in pair:
-                    self.add(path, f"source does not trade {oracle.asset} (it trades {pair[0]}/{pair[1]})", src)
+                if asset_ok and oracle.asset not in traded:
+                    self.add(path, f"source does not trade {oracle.asset} (it trades {'/'.join(traded)})", src)
                     continue
-                quotes.add(pair[1] if pair[0] == oracle.asset else pair[0])
+                quotes.add(source_quote(self.scn, src, oracle.asset))
             if len(quotes) > 1:
                 self.add(f"{base}.sources", "sources must all quote the asset in the same unit, "
                                             f"got {', '.join(sorted(quotes))}", list(oracle.sources))
@@ -153,18 +171,14 @@ class _Checker:
                 if not self.ref(path, target, "pools"):
                     continue
                 pool = self.scn.pools[target]
-                if set(pool.assets) != {proto.collateral, proto.debt}:
+                if not {proto.collateral, proto.debt} <= set(pool.assets):
                     self.add(path, f"pool must trade {proto.collateral}/{proto.debt} "
-                                   f"(it trades {pool.assets[0]}/{pool.assets[1]})", target)
+                                   f"(it trades {'/'.join(pool.assets)})", target)
                 elif chain_ok and pool.chain != proto.chain:
                     self.add(path, f"pool is on chain {pool.chain}, not on {proto.chain}", target)
             src = proto.positions
             if isinstance(src, SnapshotPositions):
-                file = (self.base_dir / src.path)
-                if not file.is_file():
-                    self.add(f"{base}.positions.path", f"file not found (looked in {file.parent})", src.path)
-                elif file.suffix.lower() not in (".csv", ".parquet", ".pq"):
-                    self.add(f"{base}.positions.path", "must be a .csv or .parquet file", src.path)
+                self.file(f"{base}.positions.path", src.path, (".csv", ".parquet", ".pq"))
             else:
                 assert isinstance(src, GeneratedPositions)
 
@@ -176,6 +190,13 @@ class _Checker:
             if isinstance(agents, KeeperAgents):
                 for i, target in enumerate(agents.watches):
                     self.ref(f"{base}.watches[{i}]", target, "protocols")
+                for i, market in enumerate(agents.sell_into or []):
+                    if market_assets(self.scn, market) is None:
+                        self.add(f"{base}.sell_into[{i}]", "must name a pool or a venue "
+                                 f"({_names({**self.scn.venues, **self.scn.pools})})", market)
+            elif isinstance(agents, LiquidityProviderAgents):
+                for i, target in enumerate(agents.watches):
+                    self.ref(f"{base}.watches[{i}]", target, "pools")
             else:
                 assert isinstance(agents, ArbitrageurAgents)
                 venue_ok = self.ref(f"{base}.venue", agents.venue, "venues")
@@ -183,10 +204,10 @@ class _Checker:
                     if not self.ref(f"{base}.watches[{i}]", target, "pools") or not venue_ok:
                         continue
                     pool, venue = self.scn.pools[target], self.scn.venues[agents.venue]
-                    if set(pool.assets) != {venue.asset, venue.quote}:
+                    if {venue.asset, venue.quote} != set(pool.assets[:2]):
                         self.add(f"{base}.watches[{i}]",
-                                 f"pool trades {pool.assets[0]}/{pool.assets[1]} but the venue "
-                                 f"{agents.venue} trades {venue.asset}/{venue.quote}", target)
+                                 f"the pool's pair {pool.assets[0]}/{pool.assets[1]} is not the venue "
+                                 f"{agents.venue}'s pair {venue.asset}/{venue.quote}", target)
 
 
 def check_references(scn: Scenario, base_dir: Path) -> list[Problem]:
