@@ -83,7 +83,7 @@ class Keeper(Agent):
         if not ids.size:
             return ids
         mempool = market.chain.mempool
-        busy = [target[2] for target, txs in mempool.targets().items()
+        busy = [target[2] for target, txs in mempool.targets(viewer=self.account).items()
                 if target[0] == "liquidate" and target[1] == market.name
                 and (self.spec.skip_pending or any(tx.sender == self.account for tx in txs))]
         if busy:
@@ -138,7 +138,7 @@ class Keeper(Agent):
         if not order.size:
             return 0
         router = SaleRouter(routes, coll, debt_asset)
-        for tx in market.chain.mempool.pending():
+        for tx in market.chain.mempool.pending(viewer=self.account):
             if tx.gas_price >= spec.gas_price:
                 for name, amount in tx.meta.get("sales", ()):
                     router.add_pending(name, amount)

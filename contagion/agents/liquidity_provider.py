@@ -18,13 +18,12 @@ back what it took out. Every withdrawal and deposit is a row of the ``lp_events`
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import TYPE_CHECKING
 
 from contagion.agents.base import Agent
 from contagion.engine.chain import Block
-from contagion.markets.paths import SECONDS_PER_YEAR
+from contagion.markets.volatility import realized_volatility
 from contagion.scenario.models import LiquidityProviderAgents
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,14 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from contagion.markets.pool import RuntimePool
 
 __all__ = ["LiquidityProvider", "realized_volatility"]
-
-
-def realized_volatility(times: list[float], prices: list[float]) -> float:
-    """Annualized realized volatility of a price series (0 with fewer than two points)."""
-    if len(prices) < 2 or times[-1] <= times[0]:
-        return 0.0
-    total = sum(math.log(b / a) ** 2 for a, b in zip(prices, prices[1:]))
-    return math.sqrt(total / (times[-1] - times[0]) * SECONDS_PER_YEAR)
 
 
 class LiquidityProvider(Agent):

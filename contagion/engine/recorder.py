@@ -20,11 +20,13 @@ __all__ = ["Recorder", "SCHEMAS"]
 SCHEMAS: dict[str, dict[str, str]] = {
     "blocks": {
         "chain": "s", "block": "i8", "time": "f8", "gas_used": "i8", "gas_limit": "i8",
-        "n_tx": "i8", "n_reverted": "i8", "min_gas_price": "f8", "max_gas_price": "f8",
+        "n_tx": "i8", "n_reverted": "i8", "min_gas_price": "f8", "max_gas_price": "f8", "base_fee": "f8",
+        "n_background": "i8", "background_gas": "i8", "missed_slots": "i8",
     },
     "transactions": {
         "tx_id": "i8", "chain": "s", "block": "i8", "sender": "s", "agent_type": "s", "kind": "s",
-        "target": "s", "gas_used": "i8", "gas_price": "f8", "fee_native": "f8", "fee_usd": "f8",
+        "target": "s", "gas_used": "i8", "gas_price": "f8", "max_fee": "f8", "priority_fee": "f8",
+        "base_fee": "f8", "fee_native": "f8", "fee_usd": "f8",
         "status": "s", "revert_reason": "s", "submitted_at": "f8", "included_at": "f8",
         "inclusion_delay": "f8",
     },

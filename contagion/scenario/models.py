@@ -38,6 +38,8 @@ from contagion.scenario.types import (
 __all__ = [
     "Scenario",
     "Chain",
+    "Halt",
+    "BackgroundDemand",
     "Asset",
     "Venue",
     "PiecewisePath",
@@ -65,16 +67,85 @@ GasPrice = NonNegative  # gwei
 
 
 # --------------------------------------------------------------------------- chains and assets
-class Chain(Model):
-    """A blockchain: blocks every ``block_time``, each holding at most ``gas_limit`` gas."""
+class Halt(Model):
+    """A window without blocks (a chain halt or a rollup sequencer's downtime): no block is
+    produced in ``[start, end)``; the first block after it comes at ``end``."""
 
-    block_time: PositiveDuration = Field(description="Time between blocks.")
+    start: Duration = Field(description="Start of the halt.")
+    end: PositiveDuration = Field(description="End of the halt.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.end > self.start:
+            raise ValueError(f"end must be after start, got start={self.start:g}, end={self.end:g}")
+        return self
+
+
+class BackgroundDemand(Model):
+    """Other users' transactions competing for block space: Poisson arrivals whose rate and fee
+    levels rise with a venue's realized volatility.
+
+    With ``sigma`` the annualized realized volatility of ``volatility_source`` over
+    ``volatility_window`` (0 without a source), arrivals come at
+    ``rate * (1 + rate_per_volatility * sigma)`` per second, each using ``gas_per_tx`` gas. Each
+    user draws a priority fee (lognormal, median ``priority_fee * (1 + fee_per_volatility *
+    sigma)``, log-sd ``priority_fee_sigma``) and, under EIP-1559, a willingness to pay per gas
+    (lognormal, median ``max_fee * (1 + fee_per_volatility * sigma)``, log-sd ``max_fee_sigma``):
+    a user whose willingness is below the base fee does not transact; the others bid
+    ``max_fee = willingness`` and ``priority_fee = min(tip, willingness)``. Under ``first_price`` the
+    drawn priority fee is the gas price bid. A transaction not included within ``expiry`` leaves
+    the mempool (its sender gives up)."""
+
+    rate: NonNegative = Field(description="Arrivals per second at zero volatility.")
+    gas_per_tx: PositiveInt = Field(100_000, description="Gas used by each transaction.")
+    priority_fee: Positive = Field(2.0, description="Median priority fee (gas price under `first_price`), gwei.")
+    priority_fee_sigma: NonNegative = Field(0.5, description="Log-standard deviation of the priority fees.")
+    max_fee: Positive = Field(50.0, description="EIP-1559: median willingness to pay per gas, gwei.")
+    max_fee_sigma: NonNegative = Field(0.5, description="Log-standard deviation of the willingness to pay.")
+    volatility_source: str | None = Field(None, description="Venue whose realized volatility drives demand.")
+    volatility_window: PositiveDuration = Field(600.0, description="Window of the realized volatility.")
+    rate_per_volatility: NonNegative = Field(0.0, description="Rate increase per unit of annualized volatility.")
+    fee_per_volatility: NonNegative = Field(0.0, description="Fee increase per unit of annualized volatility.")
+    expiry: PositiveDuration = Field(600.0, description="Time after which an unincluded transaction is dropped.")
+
+
+class Chain(Model):
+    """A blockchain: blocks every ``block_time`` (with jitter, missed slots and halts), each
+    holding at most ``gas_limit`` gas, sold by a first-price or an EIP-1559 fee market."""
+
+    block_time: PositiveDuration = Field(description="Time between blocks (a slot).")
+    block_time_jitter: Duration = Field(
+        0.0, description="A block comes a uniform draw in [0, jitter] after its slot (propagation).")
+    missed_slot_probability: Fraction = Field(
+        0.0, description="Probability that a slot has no block (the next chance is one slot later).")
+    halts: list[Halt] = Field(default_factory=list, description="Windows without blocks.")
     gas_limit: PositiveInt = Field(30_000_000, description="Gas per block.")
     native_asset: str = Field(description="Asset that pays for gas (an entry of `assets`).")
-    fee_market: Literal["first_price"] = Field(
+    fee_market: Literal["first_price", "eip1559"] = Field(
         "first_price",
-        description="How block space is sold: `first_price` orders pending transactions by gas price "
-                    "(priority fee), highest first, ties by arrival.")
+        description="`first_price`: pending transactions ordered by gas price, highest first, ties by "
+                    "arrival, each paying its bid. `eip1559`: a base fee (burned) that moves towards the "
+                    "gas target, plus a priority fee; ordered by effective tip.")
+    initial_base_fee: NonNegative = Field(1.0, description="EIP-1559 base fee of the first block, gwei.")
+    elasticity: PositiveInt = Field(2, description="EIP-1559 elasticity multiplier: gas target = gas_limit / elasticity.")
+    base_fee_change_denominator: PositiveInt = Field(
+        8, description="EIP-1559: the base fee moves by at most 1/this per block.")
+    mempool: Literal["public", "sealed"] = Field(
+        "public", description="`public`: everyone sees pending transactions; reverted ones pay gas. "
+                              "`sealed`: transactions go privately to the block builder as bundles; "
+                              "one that would revert is left out and pays nothing.")
+    replacement_bump: Fraction = Field(
+        0.1, description="A pending transaction is replaced only by one whose fees are this much higher.")
+    tx_expiry: Duration | None = Field(
+        None, description="Agents' transactions not included within this are dropped (default: never).")
+    background: BackgroundDemand | None = Field(None, description="Other users' demand for block space.")
+
+    @model_validator(mode="after")
+    def _jitter(self):
+        if not self.block_time_jitter < self.block_time:
+            raise ValueError(f"block_time_jitter must be < block_time ({self.block_time:g}), "
+                             f"got {self.block_time_jitter:g}")
+        return self
 
 
 class Asset(Model):

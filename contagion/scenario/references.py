@@ -87,6 +87,9 @@ class _Checker:
                 if home != name:
                     self.add(path, f"native asset must live on this chain (it lives on {home})",
                              chain.native_asset)
+            demand = chain.background
+            if demand is not None and demand.volatility_source is not None:
+                self.ref(f"chains.{name}.background.volatility_source", demand.volatility_source, "venues")
 
     def venues(self) -> None:
         for name, venue in self.scn.venues.items():
