@@ -26,9 +26,24 @@ scenarios):
     caused per unit of liquidation the shock caused directly.
 ``protocols_infected``
     Protocols with at least one liquidation.
-``oracle_lag_s.<oracle>``, ``oracle_error.<oracle>``, ``oracle_error_max.<oracle>``
-    Mean delay from observation to publication; mean and largest relative gap between the
-    on-chain answer and the median of the feed's sources' current prices, sampled each block.
+``oracle_updates.<oracle>``, ``oracle_lag_s.<oracle>``, ``oracle_lag_max_s.<oracle>``
+    For every oracle but ``fixed`` ones: answers published after genesis, and the mean and
+    largest delay from observation (the time of the source prices an answer is made of) to
+    publication. An OSM's delay includes its hop; a TWAP or spot answer has none (its lag shows
+    in the errors below).
+``oracle_error.<oracle>``, ``oracle_error_max.<oracle>``
+    Push feeds: mean and largest relative gap between the on-chain answer and the median of the
+    feed's sources' current prices, sampled each block.
+``oracle_venue_error.<oracle>``, ``oracle_venue_error_max.<oracle>``, ``oracle_age_s.<oracle>``, ``oracle_age_max_s.<oracle>``
+    From the ``oracle_lag`` table (each block, every oracle with a reference venue: the first
+    venue trading its asset against its quote unit): mean and largest ``|answer / venue mid - 1|``,
+    and mean and largest age of the answer (see :mod:`contagion.markets.oracles.base`).
+``stale_reverts.<protocol>``
+    Liquidation transactions that reverted because a price the protocol reads was stale
+    (``max_oracle_age``, or a pull oracle's ``max_age``).
+``attacks``, ``attack_profit_usd``, ``attack_liquidations``, ``attacks_failed``
+    Oracle-manipulation attacks executed, their total profit net of gas (USD at the prices before
+    each attack), the liquidations they made, and attacks sent that reverted or were dropped.
 ``gas_usd.<agent type>``, ``reverted_tx``
     Gas paid by each kind of agent; transactions that reverted.
 Indicators at time 0, with ``near = 10 %``:
@@ -113,13 +128,10 @@ def summarize(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.S
     out["cascade_only_positions"] = int(liq.loc[only, ["protocol", "position"]].drop_duplicates().shape[0])
     out["cascade_only_share"] = float(seized[only].sum()) / total if total > 0 else 0.0
 
-    updates = frames["oracle_updates"]
+    out.update(_oracle_timing(frames, scn))
     for name, oracle in scn["oracles"].items():
         if oracle["kind"] != "push":
             continue
-        published = updates[(updates["oracle"] == name) & (updates["reason"] != "genesis")]
-        out[f"oracle_updates.{name}"] = len(published)
-        out[f"oracle_lag_s.{name}"] = float(published["lag"].mean()) if len(published) else math.nan
         answer = prices[(prices["source"] == name) & (prices["source_kind"] == "oracle")]
         sources = prices[prices["source"].isin(oracle["sources"])]
         ref = sources.groupby("time")["price"].median()
@@ -132,9 +144,46 @@ def summarize(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.S
     for agent_type, fee in tx.groupby("agent_type")["fee_usd"].sum().items():
         out[f"gas_usd.{agent_type}"] = float(fee)
     out["reverted_tx"] = int((tx["status"] == "reverted").sum())
+    reasons = tx["revert_reason"].fillna("")
+    for name, proto in scn["protocols"].items():
+        if proto.get("max_oracle_age") is not None or any(
+                scn["oracles"].get(o, {}).get("kind") == "pull" for o in proto["oracles"].values()):
+            out[f"stale_reverts.{name}"] = int(reasons.str.startswith(f"{name}: stale").sum())
+    attacks = frames.get("attacks")
+    if attacks is not None and any(a["kind"] == "adversary" for a in scn["agents"].values()):
+        done = attacks[attacks["status"] == "included"]
+        out["attacks"] = len(done)
+        out["attack_profit_usd"] = float(attacks["profit_usd"].sum())
+        out["attack_liquidations"] = int(done["liquidations"].sum())
+        out["attacks_failed"] = int((attacks["status"] != "included").sum())
 
     out.update(_indicators(frames, scn, manifest["initial_price_ratio"], manifest["initial_pools"]))
     return pd.Series(out, name=scn["name"], dtype=object)
+
+
+def _oracle_timing(frames: dict[str, pd.DataFrame], scn: dict) -> dict[str, float]:
+    """Publication delays (``oracle_updates``) and errors / ages against the reference venue
+    (``oracle_lag``) of every oracle that is not ``fixed``."""
+    out: dict[str, float] = {}
+    updates = frames["oracle_updates"]
+    lag = frames.get("oracle_lag")
+    for name, oracle in scn["oracles"].items():
+        if oracle["kind"] == "fixed":
+            continue
+        published = updates[(updates["oracle"] == name) & (updates["reason"] != "genesis")]
+        delay = published["lag"]
+        out[f"oracle_updates.{name}"] = len(published)
+        out[f"oracle_lag_s.{name}"] = float(delay.mean()) if len(delay) else math.nan
+        out[f"oracle_lag_max_s.{name}"] = float(delay.max()) if len(delay) else math.nan
+        rows = lag[lag["oracle"] == name] if lag is not None else lag
+        if rows is None or rows.empty:
+            continue
+        err = rows["error"].abs()
+        out[f"oracle_venue_error.{name}"] = float(err.mean())
+        out[f"oracle_venue_error_max.{name}"] = float(err.max())
+        out[f"oracle_age_s.{name}"] = float(rows["age"].mean())
+        out[f"oracle_age_max_s.{name}"] = float(rows["age"].max())
+    return out
 
 
 def _debt_usd(frames: dict[str, pd.DataFrame], proto: dict) -> float:

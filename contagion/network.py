@@ -9,13 +9,15 @@ always means the node kind. Edge keys are relations:
 =================  ==============================================================
 ``hosted_on``      pool / oracle / protocol -> chain
 ``trades``         pool or venue -> asset (``role``: base or quote)
-``reads``          oracle -> venue or pool it observes
+``reads``          oracle -> venue or pool it observes (push, pull, twap, spot), or oracle it
+                   reads (osm, median)
 ``prices``         oracle -> asset it publishes
 ``uses_oracle``    protocol -> oracle (``asset``: which price)
 ``collateral``     protocol -> asset (market parameters on the edge)
 ``debt``           protocol -> asset
 ``liquidates_into`` protocol -> pool where seized collateral is sold
-``watches``        agents -> protocol / pool / venue
+``watches``        agents -> protocol / pool / venue (an adversary: the protocols it attacks and
+                   the pools it manipulates)
 =================  ==============================================================
 
 The graph and the scenario describe the same thing: :meth:`Network.from_graph` rebuilds (and
@@ -33,7 +35,19 @@ import networkx as nx
 
 from contagion.errors import ScenarioError
 from contagion.scenario import LoadedScenario, Scenario, load_scenario, parse_scenario
-from contagion.scenario.models import ArbitrageurAgents, FixedOracle, KeeperAgents, PushOracle
+from contagion.scenario.models import (
+    AdversaryAgents,
+    ArbitrageurAgents,
+    FixedOracle,
+    KeeperAgents,
+    MedianOracle,
+    OsmOracle,
+    PullOracle,
+    PushOracle,
+    SpotOracle,
+    TwapOracle,
+)
+from contagion.scenario.references import oracle_pool
 
 __all__ = ["Network", "load_network", "NODE_KINDS", "EDGE_KEYS"]
 
@@ -140,10 +154,16 @@ class Network:
             for k, asset in enumerate(pool.assets):
                 g.add_edge(name, asset, key="trades", role="base" if k == 0 else "quote" if k == 1 else "coin")
         for name, oracle in scn.oracles.items():
-            if isinstance(oracle, PushOracle):
+            if isinstance(oracle, (PushOracle, PullOracle, MedianOracle)):
                 g.add_edge(name, oracle.chain, key="hosted_on")
                 for src in oracle.sources:
                     g.add_edge(name, src, key="reads")
+            elif isinstance(oracle, OsmOracle):
+                g.add_edge(name, oracle.chain, key="hosted_on")
+                g.add_edge(name, oracle.source, key="reads")
+            elif isinstance(oracle, (TwapOracle, SpotOracle)):
+                g.add_edge(name, scn.pools[oracle.pool].chain, key="hosted_on")
+                g.add_edge(name, oracle.pool, key="reads")
             elif isinstance(oracle, FixedOracle) and oracle.chain is not None:
                 g.add_edge(name, oracle.chain, key="hosted_on")
             g.add_edge(name, oracle.asset, key="prices")
@@ -165,6 +185,11 @@ class Network:
             if isinstance(agents, KeeperAgents):
                 for market in agents.sell_into or []:
                     g.add_edge(name, market, key="watches")
+            if isinstance(agents, AdversaryAgents):
+                pools = [agents.pool] if agents.pool is not None else [
+                    oracle_pool(scn, scn.protocols[p].oracles[scn.protocols[p].collateral]) for p in agents.watches]
+                for pool in dict.fromkeys(pools):
+                    g.add_edge(name, pool, key="watches")
         return g
 
     # ------------------------------------------------------------------------------ accessors

@@ -126,8 +126,9 @@ def test_missing_required_key(scenario_data):
 
 
 def test_invalid_kind_points_at_the_discriminator(scenario_data):
-    scenario_data["oracles"]["eth_usd"]["kind"] = "pull"
-    assert str(error_of(scenario_data)) == f"{SRC}: oracles.eth_usd.kind: must be one of 'push', 'fixed', got 'pull'"
+    scenario_data["oracles"]["eth_usd"]["kind"] = "chainlink"
+    assert str(error_of(scenario_data)) == (f"{SRC}: oracles.eth_usd.kind: must be one of 'push', 'osm', 'median', "
+                                            "'twap', 'spot', 'pull', 'fixed', got 'chainlink'")
 
 
 def test_bad_duration_in_file(scenario_data):

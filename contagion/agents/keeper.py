@@ -20,6 +20,11 @@ then, for each watched protocol:
    atomically; it reverts (paying gas) if a pool sale returns less than quoted minus
    ``slippage_tolerance``, if the position is no longer liquidatable, or if the keeper cannot fund
    the repayment. The venue part of the route is sold off-chain ``venue_delay`` after inclusion.
+
+If the protocol reads pull oracles, the keeper prices candidates at the newest signed prices
+(:meth:`~contagion.protocols.lending.LendingMarket.pull_bundle`) and each transaction first
+stores them, then liquidates (the update's gas is added). It sends nothing while a price the
+liquidation would read is already stale (the protocol would revert).
 """
 
 from __future__ import annotations
@@ -78,8 +83,8 @@ class Keeper(Agent):
                 self.act(market)
 
     # ----------------------------------------------------------------------------- decision
-    def _candidates(self, market: "LendingMarket") -> np.ndarray:
-        ids = market.liquidatable_ids()
+    def _candidates(self, market: "LendingMarket", ratio: float | None = None) -> np.ndarray:
+        ids = market.liquidatable_ids(ratio)
         if not ids.size:
             return ids
         mempool = market.chain.mempool
@@ -109,7 +114,11 @@ class Keeper(Agent):
         """Plan and submit this block's liquidations on ``market``; returns how many were sent."""
         sim = self.sim
         spec = self.spec
-        ids = self._candidates(market)
+        bundle = market.pull_bundle()
+        if market.oracle_problem(sim.env.now, bundle) is not None:
+            return 0
+        ratio = market.ratio_with(bundle) if bundle else market.ratio
+        ids = self._candidates(market, ratio)
         if not ids.size:
             return 0
         budget = sim.ledger.balance(self.account, market.debt_asset)
@@ -119,7 +128,7 @@ class Keeper(Agent):
         d = np.ascontiguousarray(market.debt[ids])
         repay = np.empty_like(c)
         seize = np.empty_like(c)
-        kernels.liquidation.seize_batch(np.full(ids.size, budget), c, d, market.ratio, market.lt,
+        kernels.liquidation.seize_batch(np.full(ids.size, budget), c, d, ratio, market.lt,
                                         market.close_factor, market.full_close_hf, market.bonus, repay, seize)
         live = seize > 0
         if not live.any():
@@ -128,7 +137,8 @@ class Keeper(Agent):
         coll, debt_asset = market.collateral_asset, market.debt_asset
         routes = self.routes[market.name]
         pools = [m for m in routes if not isinstance(m, Venue)]
-        gas = market.spec.liquidation_gas + (pools[0].swap_gas if pools else 0)
+        update_gas = sum(oracle.update_gas for oracle, _ in bundle)
+        gas = market.spec.liquidation_gas + update_gas + (pools[0].swap_gas if pools else 0)
         gas_usd = gas * spec.gas_price * GWEI * sim.usd_price(market.chain.native_asset)
         usd_debt = sim.usd_price(debt_asset)
         proceeds = self._standalone(routes, coll, debt_asset, seize)
@@ -153,14 +163,17 @@ class Keeper(Agent):
                 continue
             prices = {name: router.output(sim.market(name), amount) / amount for name, amount in allocation.items()}
             router.commit(allocation)
-            tx_gas = market.spec.liquidation_gas + sum(sim.pools[n].swap_gas for n in allocation if n in sim.pools)
-            self._submit(market, int(ids[j]), float(repay[j]), float(seize[j]), allocation, prices, tx_gas)
+            tx_gas = market.spec.liquidation_gas + update_gas + sum(
+                sim.pools[n].swap_gas for n in allocation if n in sim.pools)
+            self._submit(market, int(ids[j]), float(repay[j]), float(seize[j]), allocation, prices, tx_gas,
+                         bundle)
             sent += 1
         return sent
 
     def _submit(self, market, position: int, repay: float, seize: float, allocation: dict[str, float],
-                unit_prices: dict[str, float], gas: int) -> None:
+                unit_prices: dict[str, float], gas: int, bundle=()) -> None:
         sim = self.sim
+        submitted_at = sim.env.now
         tol = self.spec.slippage_tolerance
         account, name = self.account, self.name
         coll, debt_asset = market.collateral_asset, market.debt_asset
@@ -169,6 +182,8 @@ class Keeper(Agent):
         venue_shares = {m: s for m, s in shares.items() if m in sim.venues}
 
         def liquidate_and_sell(block: Block) -> float:
+            for oracle, signed in bundle:  # update price, then liquidate
+                oracle.push(signed, submitted_at)
             repaid, seized = market.liquidate(account, position, repay, name)
             got = 0.0
             for pool_name, share in pool_shares.items():

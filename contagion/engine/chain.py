@@ -225,6 +225,7 @@ class Chain:
         self.last_block: Block | None = None
         self.base_fee_wei = round(spec.initial_base_fee * WEI_PER_GWEI) if self.eip1559 else 0
         self.producer_account = sim.ledger.add_account(f"producer:{name}", "producer")
+        self.escrow_account = sim.ledger.add_account(f"gas-escrow:{name}", "producer")
         self.block_event: simpy.Event = sim.env.event()
         self._block_hooks: list[Callable[[Block], None]] = []
         self._rng = sim.rng.stream(f"chain:{name}:blocks")
@@ -355,6 +356,8 @@ class Chain:
             if ledger.balance(tx.sender, self.native_asset) < fee:
                 self._finish(tx, "dropped", None, 0.0, "cannot pay gas")
                 continue
+            # the gas is paid up front (into escrow), so the action cannot spend it
+            ledger.transfer(tx.sender, self.escrow_account, self.native_asset, fee)
             tx.block = block
             status, reason = "included", ""
             if tx.action is not None:
@@ -376,13 +379,15 @@ class Chain:
                 finally:
                     sim.current_block, sim.current_tx_id = None, -1
             if status == "reverted" and not public:  # a bundle that would revert is left out
+                ledger.transfer(self.escrow_account, tx.sender, self.native_asset, fee)
                 tx.block = None
                 self._finish(tx, "dropped", None, 0.0, f"bundle not included (would revert: {reason})")
                 continue
-            burned = tx.gas_used * base * GWEI
+            burned = min(tx.gas_used * base * GWEI, fee)
             if burned > 0:
-                ledger.burn(tx.sender, self.native_asset, burned)
-            ledger.transfer(tx.sender, self.producer_account, self.native_asset, fee - burned)
+                ledger.burn(self.escrow_account, self.native_asset, burned)
+            ledger.transfer(self.escrow_account, self.producer_account, self.native_asset,
+                            ledger.balance(self.escrow_account, self.native_asset))
             tx.paid_gas_price = price
             gas_left -= tx.gas_used
             used += tx.gas_used

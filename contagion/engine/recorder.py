@@ -60,6 +60,23 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "time": "f8", "block": "i8", "tx_id": "i8", "pool": "s", "agent": "s", "action": "s", "reason": "s",
         "amount0": "f8", "amount1": "f8", "value": "f8", "volatility": "f8", "drawdown": "f8",
     },
+    "borrower_actions": {
+        "time": "f8", "block": "i8", "tx_id": "i8", "protocol": "s", "position": "i8", "action": "s",
+        "asset": "s", "amount": "f8", "health_factor_before": "f8", "health_factor_after": "f8",
+    },
+    "oracle_lag": {
+        "time": "f8", "block": "i8", "oracle": "s", "kind": "s", "answer": "f8", "reference": "f8",
+        "error": "f8", "age": "f8",
+    },
+    "attacks": {
+        "attack_id": "i8", "time": "f8", "block": "i8", "tx_id": "i8", "agent": "s", "protocol": "s",
+        "pool": "s", "oracle": "s", "status": "s", "reason": "s", "sold": "f8", "proceeds": "f8",
+        "bought": "f8", "spent": "f8", "flash_collateral": "f8", "flash_debt": "f8", "liquidations": "i8",
+        "repaid": "f8", "seized": "f8", "price_before": "f8", "price_manipulated": "f8",
+        "oracle_before": "f8", "oracle_manipulated": "f8", "liquidation_gain_usd": "f8",
+        "swap_fees_usd": "f8", "slippage_usd": "f8", "flash_fee_usd": "f8", "gas_usd": "f8",
+        "estimated_profit_usd": "f8", "profit_usd": "f8",
+    },
     "positions": {
         "protocol": "s", "position": "i8", "snapshot": "s", "collateral": "f8", "debt": "f8",
         "liquidation_price": "f8", "health_factor": "f8",

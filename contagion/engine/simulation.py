@@ -1,9 +1,11 @@
 """The simulation: one simpy environment, one seed, the components built from a network.
 
 Build order (also the order of simultaneous events, which simpy breaks by creation order):
-chains, venues, pools, oracles, protocols, agents, in scenario order within each section. At
-time 0 every oracle publishes its genesis answer, then every protocol creates its book at those
-prices. After that, time advances only through simpy events.
+chains, venues, pools, oracles, protocols, agents, in scenario order within each section (oracles
+that read other oracles come after them). At time 0 every oracle publishes its genesis answer,
+then every protocol creates its book at those prices. After that, time advances only through
+simpy events. After each block every oracle on its chain is compared with its reference venue
+(table ``oracle_lag``).
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
 from contagion._version import __version__
+from contagion.agents.adversary import Adversary
 from contagion.agents.arbitrageur import Arbitrageur
+from contagion.agents.borrower import Borrowers
 from contagion.agents.keeper import Keeper
 from contagion.agents.liquidity_provider import LiquidityProvider
 from contagion.engine.cascade import CascadeTracker
@@ -27,12 +33,10 @@ from contagion.engine.ledger import Ledger
 from contagion.engine.recorder import Recorder, frame
 from contagion.engine.rng import RandomStreams
 from contagion.errors import InvariantError, SimulationError
-from contagion.markets.oracle import FixedOracle, OracleUpdate, PushOracle
+from contagion.markets.oracles import Feed, FixedOracle, OracleUpdate, build_order, make_oracle
 from contagion.markets.pool import RuntimePool, make_pool
 from contagion.markets.venue import Venue
 from contagion.protocols.lending import LendingMarket
-from contagion.scenario.models import FixedOracle as FixedSpec
-from contagion.scenario.models import ArbitrageurAgents, KeeperAgents
 from contagion.units import parse_duration
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,6 +44,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from contagion.results import Result
 
 __all__ = ["Simulation"]
+
+# agent population class for each ``kind`` of ``agents`` entry
+AGENT_CLASSES = {"keeper": Keeper, "arbitrageur": Arbitrageur, "liquidity_provider": LiquidityProvider,
+                 "borrowers": Borrowers, "adversary": Adversary}
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +106,11 @@ class Simulation:
         self.current_tx_id = -1
         self._ids: dict[str, int] = defaultdict(int)
         self._usd_routes: dict[str, Any] = {}
+        self._references: dict[str, tuple[Venue | None, bool]] = {}
         self.chains: dict[str, Chain] = {}
         self.venues: dict[str, Venue] = {}
         self.pools: dict[str, RuntimePool] = {}
-        self.oracles: dict[str, PushOracle | FixedOracle] = {}
+        self.oracles: dict[str, Feed] = {}
         self.protocols: dict[str, LendingMarket] = {}
         self.agents: dict[str, list[Keeper | Arbitrageur | LiquidityProvider]] = {}
         self._build()
@@ -119,14 +128,12 @@ class Simulation:
             self.venues[name] = Venue(self, name, spec)
         for name, spec in scn.pools.items():
             self.pools[name] = make_pool(self, name, spec)
-        for name, spec in scn.oracles.items():
-            cls = FixedOracle if isinstance(spec, FixedSpec) else PushOracle
-            self.oracles[name] = cls(self, name, spec)
+        for name in build_order(scn):  # every oracle after the oracles it reads
+            self.oracles[name] = make_oracle(self, name, scn.oracles[name])
         for name, spec in scn.protocols.items():
             self.protocols[name] = LendingMarket(self, name, spec)
         for name, spec in scn.agents.items():
-            cls = Keeper if isinstance(spec, KeeperAgents) else Arbitrageur if isinstance(
-                spec, ArbitrageurAgents) else LiquidityProvider
+            cls = AGENT_CLASSES[spec.kind]
             self.agents[name] = [cls(self, name, i, spec) for i in range(spec.count)]
         for oracle in self.oracles.values():
             oracle.genesis()
@@ -210,6 +217,7 @@ class Simulation:
     # ------------------------------------------------------------------------------ per block
     def _after_block(self, block: Block) -> None:
         self._record_prices(block)
+        self._record_oracle_lag(block)
         for protocol in self.protocols.values():
             if protocol.chain.name == block.chain:
                 self.recorder.add("protocols", protocol.snapshot_row(block))
@@ -231,9 +239,67 @@ class Simulation:
                 rec.add("prices", (now, number, pool.name, "pool", pool.base, pool.quote_asset,
                                    pool.price(), pool.exogenous_price()))
         for oracle in self.oracles.values():
-            if isinstance(oracle, PushOracle) and (chain is None or oracle.chain.name == chain):
+            if oracle.quote is not None and (chain is None or oracle.chain.name == chain):
                 rec.add("prices", (now, number, oracle.name, "oracle", oracle.asset, oracle.quote,
                                    oracle.answer, oracle.answer_exogenous))
+
+    def reference_venue(self, asset: str, quote: str | None) -> tuple[Venue | None, bool]:
+        """The venue an oracle of ``asset`` in ``quote`` is compared with: the first venue (in
+        scenario order) trading the pair, and whether its price must be inverted; ``(None, False)``
+        if there is none."""
+        for venue in self.venues.values():
+            if (venue.base, venue.quote_asset) == (asset, quote):
+                return venue, False
+            if (venue.base, venue.quote_asset) == (quote, asset):
+                return venue, True
+        return None, False
+
+    def _record_oracle_lag(self, block: Block) -> None:
+        """One ``oracle_lag`` row per oracle on ``block``'s chain with a reference venue."""
+        now = self.env.now
+        rec = self.recorder
+        refs = self._references
+        for oracle in self.oracles.values():
+            if oracle.chain is None or oracle.chain.name != block.chain:
+                continue
+            if oracle.name not in refs:
+                refs[oracle.name] = self.reference_venue(oracle.asset, oracle.quote)
+            venue, inverse = refs[oracle.name]
+            if venue is None:
+                continue
+            reference = venue.mid()
+            if inverse:
+                reference = 1.0 / reference
+            answer = oracle.answer
+            rec.add("oracle_lag", (now, block.number, oracle.name, oracle.oracle_kind, answer, reference,
+                                   answer / reference - 1.0, oracle.age(now)))
+
+    @contextmanager
+    def dry_run(self, chain: Chain):
+        """Execute actions against the current state as if in ``chain``'s next block, then undo
+        everything (an ``eth_call``): for agents that simulate a transaction before sending it.
+
+        Yields the provisional block. Ids drawn inside are given back, so a dry run leaves no
+        trace in the results.
+        """
+        if self.journal.active:
+            raise SimulationError("dry_run: a transaction is already executing")
+        ids = dict(self._ids)
+        cached = set(self.cascade._parents)  # provenance cached for ids the dry run will give back
+        last = chain.last_block
+        block = (replace(last, number=chain.height + 1, time=self.env.now) if last is not None
+                 else Block(chain.name, chain.height + 1, self.env.now))
+        self.journal.begin()
+        self.current_block, self.current_tx_id = block, -1
+        try:
+            yield block
+        finally:
+            self.journal.rollback()
+            self.current_block, self.current_tx_id = None, -1
+            self._ids.clear()
+            self._ids.update(ids)
+            for key in set(self.cascade._parents) - cached:
+                del self.cascade._parents[key]
 
     def check(self) -> None:
         """Check conservation of every asset, each pool's and protocol's bookkeeping; raise on failure."""

@@ -17,7 +17,15 @@ agents and oracles:
     marginal execution price, fee included, falls by ``move``; for concentrated liquidity this is
     also the move of the pool's price);
 ``lp_holders`` / ``withdraw`` / ``deposit``
-    liquidity owned by LP agents, and their withdrawals and deposits (inside transactions).
+    liquidity owned by LP agents, and their withdrawals and deposits (inside transactions);
+``accumulator``
+    the time-weighted price accumulator that TWAP oracles read
+    (:class:`~contagion.markets.accumulator.PriceAccumulator`: arithmetic price for constant
+    product and StableSwap pools as in Uniswap v2, cumulative tick for concentrated pools as in
+    Uniswap v3), written at the first price-changing interaction of each block;
+``listeners``
+    objects whose ``on_pool_change(pool)`` is called, inside the transaction, after every change
+    of the pool's price (spot oracles).
 
 The math lives in :mod:`contagion.amm`; pools with state beyond their balances (ticks,
 liquidity, LP supply) snapshot it into the transaction journal before every change.
@@ -35,6 +43,7 @@ from contagion.amm.concentrated import ConcentratedLiquidityPool, Position
 from contagion.amm.stableswap import StableSwapPool
 from contagion.engine.chain import Revert
 from contagion.errors import AmmError
+from contagion.markets.accumulator import PriceAccumulator
 from contagion.scenario.models import ConcentratedPool as ConcentratedSpec
 from contagion.scenario.models import ConstantProductPool as ConstantProductSpec
 
@@ -61,6 +70,8 @@ class RuntimePool:
         self.fee = spec.fee
         self.swap_gas = spec.swap_gas
         self.account = sim.ledger.add_account(f"pool:{name}", "pool")
+        self.listeners: list = []
+        self._accumulator: PriceAccumulator | None = None
 
     # ------------------------------------------------------------------------ to implement
     def _price(self, i: int, j: int) -> float:
@@ -89,6 +100,28 @@ class RuntimePool:
 
     def restore(self, state) -> None:  # pragma: no cover - only for pools with state
         pass
+
+    # ----------------------------------------------------------------------- price oracle
+    def _accumulated(self) -> tuple[float, float]:
+        """Values the accumulator integrates: price of ``assets[0]`` in ``assets[1]`` and its inverse."""
+        p = self._price(0, 1)
+        return p, 1.0 / p
+
+    @property
+    def accumulator(self) -> PriceAccumulator:
+        """The pool's time-weighted price accumulator (created with the state in effect since time 0)."""
+        if self._accumulator is None:
+            self._accumulator = PriceAccumulator(self._accumulated, self.sim.journal,
+                                                 geometric=isinstance(self, ConcentratedRuntime))
+        return self._accumulator
+
+    def _before_change(self) -> None:
+        """Write this block's accumulator observation (with the price before the change)."""
+        self.accumulator.write(self.sim.env.now)
+
+    def _after_change(self) -> None:
+        for listener in self.listeners:
+            listener.on_pool_change(self)
 
     # -------------------------------------------------------------------------- interface
     def index(self, asset: str) -> int:
@@ -148,6 +181,7 @@ class RuntimePool:
         if not amount_in > 0:
             raise Revert("swap: amount_in must be > 0")
         before = self.price()
+        self._before_change()
         state = self.snapshot(full=False)
         try:
             out = self._apply(i, j, float(amount_in))
@@ -168,6 +202,7 @@ class RuntimePool:
         sim.recorder.add("swaps", (sim.next_id("swap"), sim.env.now, block.number if block else -1,
                                    sim.current_tx_id, self.name, "pool", trader, agent_type, self.assets[i],
                                    amount_in, self.assets[j], out, before, self.price()))
+        self._after_change()
         return out
 
     # ---------------------------------------------------------------------------- liquidity
@@ -331,6 +366,10 @@ class ConcentratedRuntime(RuntimePool):
     def _price(self, i, j):
         p = self.math.price()
         return p if (i, j) == (0, 1) else 1.0 / p
+
+    def _accumulated(self):
+        tick = float(self.math.tick)
+        return tick, -tick
 
     def _quote(self, i, j, amount):
         return self.math.quote(amount, self.assets[i])
@@ -509,12 +548,14 @@ class StableSwapRuntime(_LpShares, RuntimePool):
     def deposit(self, owner, amounts):
         if not any(a > 0 for a in amounts):
             raise Revert(f"{owner} has nothing to deposit into {self.name}")
+        self._before_change()  # an unbalanced deposit moves the price
         state = self.snapshot()
         self.sim.journal.record(lambda: self.restore(state))
         minted = self.math.add_liquidity(amounts)
         self.shares[owner] = self.shares.get(owner, 0.0) + minted
         for asset, amount in zip(self.assets, amounts):
             self.sim.ledger.transfer(owner, self.account, asset, float(amount))
+        self._after_change()
         return list(amounts)
 
 

@@ -13,6 +13,13 @@ liquidations' sales) pushed it over. A liquidation inherits the stamp: it record
 made the position liquidatable, and its cascade generation (see
 :class:`~contagion.engine.cascade.CascadeTracker`).
 
+Oracles are read as on chain: an oracle computed when read (a TWAP) is brought up to the current
+block before a liquidation uses it. A liquidation reverts while an oracle the protocol reads is
+older than the protocol's ``max_oracle_age`` (reason ``stale oracle: ...``), or while a pull
+oracle's stored price is older than that oracle's ``max_age`` (reason ``stale price: ...``); a
+liquidator of a protocol with pull oracles brings the newest signed prices in the same
+transaction (:meth:`LendingMarket.pull_bundle`).
+
 Bad debt is the shortfall ``sum(max(0, debt * P_d - collateral * P_c))`` at the oracle prices:
 debt of positions whose collateral was seized entirely, plus the uncovered part of liquidatable
 positions (only liquidatable positions can have a shortfall, since ``lt <= 1``).
@@ -55,6 +62,9 @@ class LendingMarket:
         self.bonus = spec.liquidation_bonus
         self.oracle_collateral = sim.oracles[spec.oracles[spec.collateral]]
         self.oracle_debt = sim.oracles[spec.oracles[spec.debt]]
+        self.oracles_used = list(dict.fromkeys([self.oracle_collateral, self.oracle_debt]))
+        self.pull_oracles = [o for o in self.oracles_used if o.oracle_kind == "pull"]
+        self.max_oracle_age = spec.max_oracle_age
         self.sell_into = [sim.pools[p] for p in spec.liquidates_into]
         self.account = sim.ledger.add_account(f"protocol:{name}", "protocol")
         self.borrowers = sim.ledger.add_account(f"borrowers:{name}", "borrowers")
@@ -76,6 +86,45 @@ class LendingMarket:
 
     def exogenous_ratio(self) -> float:
         return self.oracle_collateral.answer_exogenous / self.oracle_debt.answer_exogenous
+
+    def pull_bundle(self) -> list:
+        """``[(pull oracle, newest signed price)]`` for each pull oracle whose newest signed price
+        is newer than its stored one: what a liquidator brings along."""
+        out = []
+        for oracle in self.pull_oracles:
+            signed = oracle.newest_signed()
+            if signed is not None and signed.publish_time > oracle.publish_time:
+                out.append((oracle, signed))
+        return out
+
+    def ratio_with(self, bundle) -> float:
+        """The price ratio once the signed prices of ``bundle`` are stored (see :meth:`pull_bundle`)."""
+        prices = {oracle.name: signed.price for oracle, signed in bundle}
+        coll = prices.get(self.oracle_collateral.name, self.oracle_collateral.answer)
+        debt = prices.get(self.oracle_debt.name, self.oracle_debt.answer)
+        return coll / debt
+
+    def oracle_problem(self, now: float | None = None, bundle=()) -> str | None:
+        """Why a liquidation would revert for stale prices at ``now`` (after storing ``bundle``), or None."""
+        now = self.sim.env.now if now is None else now
+        fresh = {oracle.name: signed.publish_time for oracle, signed in bundle}
+        for oracle in self.oracles_used:
+            age = now - fresh.get(oracle.name, oracle.timestamp())
+            if oracle.max_age is not None and age > oracle.max_age:
+                return (f"stale price: {oracle.name}'s price was published {age:g}s ago "
+                        f"(max_age {oracle.max_age:g}s)")
+            if self.max_oracle_age is not None and age > self.max_oracle_age:
+                return (f"stale oracle: {oracle.name}'s answer is {age:g}s old "
+                        f"({self.name}'s max_oracle_age is {self.max_oracle_age:g}s)")
+        return None
+
+    def check_oracles(self) -> None:
+        """Bring computed-on-read oracles up to now, then revert if a price is stale."""
+        for oracle in self.oracles_used:
+            oracle.refresh()
+        problem = self.oracle_problem()
+        if problem is not None:
+            raise Revert(f"{self.name}: {problem}")
 
     def keys(self, ids: np.ndarray | None = None) -> np.ndarray:
         """Liquidation prices (debt units per collateral unit) of ``ids`` (default all)."""
@@ -143,9 +192,10 @@ class LendingMarket:
         self.sim.journal.record(lambda: setattr(self, "ratio", old))
 
     # ------------------------------------------------------------------------------ queries
-    def liquidatable_ids(self) -> np.ndarray:
-        """Ids of positions liquidatable at the current on-chain prices (riskiest first)."""
-        return self.index.liquidatable(self.ratio)
+    def liquidatable_ids(self, ratio: float | None = None) -> np.ndarray:
+        """Ids of positions liquidatable at the current on-chain prices, or at price ratio
+        ``ratio`` (riskiest first; a read-only view, copy it to keep it)."""
+        return self.index.liquidatable(self.ratio if ratio is None else ratio)
 
     def health_factors(self, ids: np.ndarray | None = None) -> np.ndarray:
         keys = self.keys(ids)
@@ -162,10 +212,12 @@ class LendingMarket:
     def liquidate(self, liquidator: str, position: int, repay_request: float, agent: str) -> tuple[float, float]:
         """Liquidate ``position`` inside the current transaction; returns ``(repaid, seized)``.
 
-        Reverts if the position is unknown, has no collateral, or is healthy at the current
-        on-chain prices. The liquidator pays the debt asset and receives the collateral.
+        Reverts if a price it reads is stale, if the position is unknown, has no collateral, or
+        is healthy at the current on-chain prices. The liquidator pays the debt asset and
+        receives the collateral.
         """
         sim = self.sim
+        self.check_oracles()
         i = int(position)
         if not 0 <= i < self.debt.size:
             raise Revert(f"{self.name}: no position {i}")
@@ -227,6 +279,36 @@ class LendingMarket:
         self.trigger[i], self.induced[i] = trigger, induced
         self.sim.journal.record(lambda: (self.trigger.__setitem__(i, old[0]),
                                          self.induced.__setitem__(i, old[1])))
+
+    # ------------------------------------------------------------------------ owners' actions
+    def top_up(self, owner: str, position: int, amount: float) -> None:
+        """Add ``amount`` of collateral to ``position``, paid by ``owner`` (inside a transaction)."""
+        self._adjust(owner, position, amount, 0.0)
+
+    def repay(self, owner: str, position: int, amount: float) -> float:
+        """Repay up to ``amount`` of ``position``'s debt, paid by ``owner``; returns what was repaid."""
+        return self._adjust(owner, position, 0.0, amount)
+
+    def _adjust(self, owner: str, position: int, add: float, repay: float) -> float:
+        i = int(position)
+        if not 0 <= i < self.debt.size:
+            raise Revert(f"{self.name}: no position {i}")
+        c, d = float(self.collateral[i]), float(self.debt[i])
+        if c <= 0.0 or d <= 0.0:
+            raise Revert(f"{self.name}: position {i} is closed")
+        repay = min(repay, d)
+        if not (add > 0.0 or repay > 0.0):
+            raise Revert(f"{self.name}: nothing to add or repay on position {i}")
+        ledger = self.sim.ledger
+        if add > 0.0:
+            ledger.transfer(owner, self.account, self.collateral_asset, add)
+        if repay > 0.0:
+            ledger.transfer(owner, self.account, self.debt_asset, repay)
+        c_new, d_new = c + add, d - repay
+        self._set_position(i, c_new, d_new, repay, written_off=0.0)
+        if d_new <= 0.0 or d_new / (c_new * self.lt) <= self.ratio:   # healthy again
+            self._set_stamp(i, -1, False)
+        return repay
 
     # ------------------------------------------------------------------------------ records
     def snapshot_row(self, block) -> tuple:

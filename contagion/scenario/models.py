@@ -52,6 +52,11 @@ __all__ = [
     "GaussianLiquidity",
     "StableSwapPoolSpec",
     "PushOracle",
+    "OsmOracle",
+    "MedianOracle",
+    "TwapOracle",
+    "SpotOracle",
+    "PullOracle",
     "FixedOracle",
     "LendingProtocol",
     "GeneratedPositions",
@@ -60,6 +65,9 @@ __all__ = [
     "KeeperAgents",
     "ArbitrageurAgents",
     "LiquidityProviderAgents",
+    "BorrowerAgents",
+    "FlashLoan",
+    "AdversaryAgents",
     "SECTIONS",
 ]
 
@@ -333,9 +341,69 @@ class PushOracle(Model):
     deviation_threshold: Fraction = Field(description="Relative deviation that triggers a report.")
     heartbeat: PositiveDuration = Field(description="Maximum age of the on-chain answer.")
     round_interval: PositiveDuration = Field(5.0, description="Time between observation rounds.")
+    observation_latency: Duration = Field(
+        0.0, description="Age of the source prices the nodes report: a round at t reports the sources' "
+                         "prices sampled at the latest round at or before t - observation_latency.")
     latency: Duration = Field(0.0, description="Observation to submission delay (aggregation).")
     gas_used: PositiveInt = Field(200_000, description="Gas of one report transaction.")
     gas_price: GasPrice = Field(50.0, description="Gas price bid by the transmitter, gwei.")
+
+
+class OsmOracle(Model):
+    """Maker's Oracle Security Module in front of another oracle: every ``hop`` a poke
+    transaction makes the value read at the previous poke current and reads the source again, so
+    protocols see the source's value one hop late."""
+
+    kind: Literal["osm"]
+    chain: str
+    asset: str = Field(description="Asset priced (the source's asset).")
+    source: str = Field(description="Oracle read at each poke (an entry of `oracles`).")
+    hop: PositiveDuration = Field(3600.0, description="Minimum time between pokes; pokes are aligned to "
+                                                      "multiples of it.")
+    gas_used: PositiveInt = Field(100_000, description="Gas of one poke transaction.")
+    gas_price: GasPrice = Field(50.0, description="Gas price bid by the poker, gwei.")
+
+
+class MedianOracle(Model):
+    """The median of other oracles' latest answers, recomputed on chain whenever one publishes."""
+
+    kind: Literal["median"]
+    chain: str
+    asset: str = Field(description="Asset priced (every source's asset).")
+    sources: list[str] = Field(min_length=1, description="Oracles aggregated (upper median).")
+
+
+class TwapOracle(Model):
+    """Time-weighted average price of a pool over ``window`` (arithmetic for constant product
+    and StableSwap pools, geometric for concentrated pools), computed when read."""
+
+    kind: Literal["twap"]
+    asset: str = Field(description="Asset priced; one of the pool's first two assets.")
+    pool: str = Field(description="Pool whose price accumulator is read (an entry of `pools`).")
+    window: PositiveDuration = Field(description="Averaging window.")
+
+
+class SpotOracle(Model):
+    """A pool's current marginal price, read at the moment of use."""
+
+    kind: Literal["spot"]
+    asset: str = Field(description="Asset priced; one of the pool's assets.")
+    pool: str = Field(description="Pool read (an entry of `pools`).")
+
+
+class PullOracle(Model):
+    """A pull feed (Pyth-like): prices signed off chain every ``interval``; the on-chain price
+    changes only when a transaction brings a signed price, and consumers reject one older than
+    ``max_age``."""
+
+    kind: Literal["pull"]
+    chain: str
+    asset: str = Field(description="Asset priced.")
+    sources: list[str] = Field(min_length=1, description="Venues and pools observed (median).")
+    interval: PositiveDuration = Field(1.0, description="Time between signed prices.")
+    observation_latency: Duration = Field(0.0, description="Age of the source prices in a signed price.")
+    max_age: PositiveDuration = Field(60.0, description="Consumers revert on a stored price older than this.")
+    update_gas: PositiveInt = Field(150_000, description="Gas added to a transaction that brings a price.")
 
 
 class FixedOracle(Model):
@@ -347,7 +415,8 @@ class FixedOracle(Model):
     chain: str | None = None
 
 
-OracleSpec = Annotated[Union[PushOracle, FixedOracle], Field(discriminator="kind")]
+OracleSpec = Annotated[Union[PushOracle, OsmOracle, MedianOracle, TwapOracle, SpotOracle, PullOracle, FixedOracle],
+                       Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------------- protocols
@@ -424,6 +493,9 @@ class LendingProtocol(Model):
     liquidity: NonNegative = Field(
         0.0, description="Debt asset deposited by lenders and not borrowed, token units.")
     liquidation_gas: PositiveInt = Field(300_000, description="Gas of one liquidation call.")
+    max_oracle_age: PositiveDuration | None = Field(
+        None, description="Liquidations revert while an oracle the protocol reads is older than this "
+                          "(default: no staleness check).")
     positions: PositionSource
 
 
@@ -477,6 +549,47 @@ class ArbitrageurAgents(Model):
     slippage_tolerance: Fraction = 0.005
 
 
+class BorrowerAgents(Model):
+    """The owners of a protocol's positions, acting to avoid liquidation.
+
+    After each block (plus ``reaction_latency``) the population looks at the positions whose
+    health factor at the on-chain prices is below ``trigger_health_factor``. The owner of each is
+    attentive with probability ``probability`` (drawn once per position, stream
+    ``agents:<name>:decisions``); an attentive owner tops up collateral (with probability
+    ``top_up_share``) or repays debt (otherwise) to bring the health factor back to
+    ``target_health_factor``, paying from the population's ``inventory``. The top-up or repayment
+    is a transaction bid at ``gas_price`` (or ``max_fee`` / ``priority_fee`` on an EIP-1559
+    chain): if congestion keeps it out of the blocks, the position may be liquidated first (the
+    transaction then does what is still needed, or nothing)."""
+
+    kind: Literal["borrowers"]
+    count: Literal[1] = Field(1, description="Always 1: one process acts for all the owners.")
+    watches: list[str] = Field(min_length=1, description="Protocols whose positions' owners act.")
+    inventory: dict[str, NonNegative] = Field(default_factory=dict,
+                                              description="Outside funds of all the owners, token units.")
+    trigger_health_factor: Positive = Field(1.1, description="Owners act below this health factor.")
+    target_health_factor: Positive = Field(1.5, description="Health factor they restore.")
+    probability: UnitInterval = Field(0.5, description="Share of owners who pay attention.")
+    top_up_share: UnitInterval = Field(0.5, description="Share of attentive owners who add collateral (the rest repay).")
+    gas_price: GasPrice = Field(30.0, description="Gas price bid (legacy), gwei.")
+    max_fee: GasPrice | None = Field(None, description="EIP-1559 max fee, gwei (with `priority_fee`).")
+    priority_fee: GasPrice | None = Field(None, description="EIP-1559 priority fee, gwei.")
+    reaction_latency: Duration = Field(30.0, description="Delay after a block before owners act.")
+    max_per_block: PositiveInt = Field(100, description="Transactions sent per block at most.")
+    gas_used: PositiveInt = Field(150_000, description="Gas of a top-up or repayment.")
+
+    @model_validator(mode="after")
+    def _levels(self):
+        if not self.target_health_factor > self.trigger_health_factor:
+            raise ValueError(f"target_health_factor must be > trigger_health_factor, got "
+                             f"{self.target_health_factor:g} <= {self.trigger_health_factor:g}")
+        if (self.max_fee is None) != (self.priority_fee is None):
+            raise ValueError("max_fee and priority_fee go together")
+        if self.max_fee is not None and self.priority_fee > self.max_fee:
+            raise ValueError(f"priority_fee must be <= max_fee, got {self.priority_fee:g} > {self.max_fee:g}")
+        return self
+
+
 class LiquidityProviderAgents(Model):
     """Liquidity providers who flee volatility. Together they own ``share`` of each watched pool's
     initial liquidity (split evenly; the rest belongs to passive LPs who never move). After each
@@ -503,7 +616,40 @@ class LiquidityProviderAgents(Model):
     withdraw_gas: PositiveInt = Field(150_000, description="Gas of one withdrawal or deposit.")
 
 
-AgentSpec = Annotated[Union[KeeperAgents, ArbitrageurAgents, LiquidityProviderAgents], Field(discriminator="kind")]
+class FlashLoan(Model):
+    """A flash lender: lends any amount up to its liquidity inside one transaction, repaid with
+    ``fee`` before the transaction ends (else it reverts); the fee stays with the lender."""
+
+    fee: Fraction = Field(0.0009, description="Fee, a fraction of the amount borrowed (Aave v2: 0.0009).")
+    liquidity: dict[str, NonNegative] = Field(description="Tokens the lender holds, token units per asset.")
+    gas: PositiveInt = Field(100_000, description="Extra gas of a transaction that takes flash loans.")
+
+
+class AdversaryAgents(Model):
+    """Oracle manipulators. After each block an adversary estimates, by executing it against the
+    current state without committing it, the profit of one atomic attack on each watched
+    protocol: borrow (flash loan and/or own capital), sell the collateral into the thin pool its
+    oracle reads, liquidate the positions that made liquidatable, buy back what the loan needs,
+    repay. It sends the most profitable size if that profit, net of gas, exceeds ``min_profit``;
+    the transaction reverts if, when included, it would not."""
+
+    kind: Literal["adversary"]
+    count: PositiveInt = 1
+    watches: list[str] = Field(min_length=1, description="Protocols attacked.")
+    pool: str | None = Field(None, description="Pool to manipulate (default: the pool read by each watched "
+                                               "protocol's collateral oracle).")
+    inventory: dict[str, NonNegative] = Field(default_factory=dict, description="Balances of each adversary at start.")
+    flash_loan: FlashLoan | None = Field(None, description="Flash lender available (none: own capital only).")
+    gas_price: GasPrice = 100.0
+    reaction_latency: Duration = Field(1.0, description="Delay after a block before acting.")
+    min_profit: NonNegative = Field(0.0, description="Minimum estimated profit net of gas, USD.")
+    max_liquidations: PositiveInt = Field(20, description="Liquidation calls in one attack at most.")
+    max_price_move: OpenFraction = Field(
+        0.95, description="Largest fall of the pool's price an attack's sale may cause (bounds the search).")
+
+
+AgentSpec = Annotated[Union[KeeperAgents, ArbitrageurAgents, LiquidityProviderAgents, AdversaryAgents, BorrowerAgents],
+                      Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- scenario

@@ -9,20 +9,28 @@ from pathlib import Path
 from typing import Any
 
 from contagion.scenario.models import (
+    AdversaryAgents,
     ArbitrageurAgents,
     FixedOracle,
     GeneratedPositions,
     KeeperAgents,
     LendingProtocol,
     LiquidityProviderAgents,
+    BorrowerAgents,
+    MedianOracle,
+    OsmOracle,
+    PullOracle,
     PushOracle,
     ReplayPath,
     SECTIONS,
     Scenario,
     SnapshotPositions,
+    SpotOracle,
+    TwapOracle,
 )
 
-__all__ = ["check_references", "market_assets", "source_quote"]
+__all__ = ["check_references", "market_assets", "source_quote", "oracle_quote", "oracle_chain",
+           "oracle_pool"]
 
 Problem = tuple[str, str, Any]  # (key path, rule, offending value; ... when there is none)
 
@@ -46,6 +54,48 @@ def source_quote(scn: Scenario, name: str, asset: str) -> str:
     more than two coins, ``assets[1]`` (or ``assets[0]`` when pricing ``assets[1]``)."""
     assets = market_assets(scn, name)
     return assets[1] if asset == assets[0] else assets[0]
+
+
+def _oracle_inputs(spec) -> list[str]:
+    if isinstance(spec, OsmOracle):
+        return [spec.source]
+    if isinstance(spec, MedianOracle):
+        return list(spec.sources)
+    return []
+
+
+def oracle_quote(scn: Scenario, name: str, _seen: frozenset = frozenset()) -> str | None:
+    """The unit an oracle's answer is in (an asset); None for a ``fixed`` oracle or when unknown."""
+    spec = scn.oracles.get(name)
+    if spec is None or name in _seen:
+        return None
+    if isinstance(spec, (PushOracle, PullOracle)):
+        src = spec.sources[0]
+        traded = market_assets(scn, src)
+        return source_quote(scn, src, spec.asset) if traded and spec.asset in traded else None
+    if isinstance(spec, (TwapOracle, SpotOracle)):
+        traded = market_assets(scn, spec.pool) if spec.pool in scn.pools else None
+        return source_quote(scn, spec.pool, spec.asset) if traded and spec.asset in traded else None
+    for src in _oracle_inputs(spec):
+        quote = oracle_quote(scn, src, _seen | {name})
+        if quote is not None:
+            return quote
+    return None
+
+
+def oracle_chain(scn: Scenario, name: str) -> str | None:
+    """The chain an oracle publishes on (a pool oracle's: its pool's); None if it has none."""
+    spec = scn.oracles[name]
+    if isinstance(spec, (TwapOracle, SpotOracle)):
+        pool = scn.pools.get(spec.pool)
+        return pool.chain if pool is not None else None
+    return spec.chain
+
+
+def oracle_pool(scn: Scenario, name: str) -> str | None:
+    """The pool a ``twap`` or ``spot`` oracle reads (None for other kinds)."""
+    spec = scn.oracles.get(name)
+    return spec.pool if isinstance(spec, (TwapOracle, SpotOracle)) else None
 
 
 
@@ -132,23 +182,137 @@ class _Checker:
                 if oracle.chain is not None:
                     self.ref(f"{base}.chain", oracle.chain, "chains")
                 continue
-            assert isinstance(oracle, PushOracle)
-            self.ref(f"{base}.chain", oracle.chain, "chains")
-            quotes = set()
-            for i, src in enumerate(oracle.sources):
-                path = f"{base}.sources[{i}]"
-                traded = market_assets(self.scn, src)
-                if traded is None:
-                    self.add(path, "must name a venue or a pool "
-                                   f"({_names({**self.scn.venues, **self.scn.pools})})", src)
+            if isinstance(oracle, (TwapOracle, SpotOracle)):
+                self.pool_oracle(base, oracle, asset_ok)
+                continue
+            chain_ok = self.ref(f"{base}.chain", oracle.chain, "chains")
+            if isinstance(oracle, (PushOracle, PullOracle)):
+                self.market_sources(base, oracle, asset_ok)
+            elif isinstance(oracle, OsmOracle):
+                self.oracle_source(f"{base}.source", name, oracle, oracle.source, chain_ok)
+            else:
+                assert isinstance(oracle, MedianOracle)
+                quotes = set()
+                for i, src in enumerate(oracle.sources):
+                    if self.oracle_source(f"{base}.sources[{i}]", name, oracle, src, chain_ok):
+                        quote = oracle_quote(self.scn, src)
+                        if quote is not None:
+                            quotes.add(quote)
+                if len(quotes) > 1:
+                    self.add(f"{base}.sources", "sources must all quote the asset in the same unit, "
+                                                f"got {', '.join(sorted(quotes))}", list(oracle.sources))
+        self.oracle_cycles()
+
+    def market_sources(self, base: str, oracle, asset_ok: bool) -> None:
+        """Sources of a push or pull feed: venues or pools trading the asset, in one quote unit."""
+        quotes = set()
+        for i, src in enumerate(oracle.sources):
+            path = f"{base}.sources[{i}]"
+            traded = market_assets(self.scn, src)
+            if traded is None:
+                what = " (an oracle cannot be a source of this kind; use kind: median)" \
+                    if src in self.scn.oracles else ""
+                self.add(path, "must name a venue or a pool "
+                               f"({_names({**self.scn.venues, **self.scn.pools})}){what}", src)
+                continue
+            if asset_ok and oracle.asset not in traded:
+                self.add(path, f"source does not trade {oracle.asset} (it trades {'/'.join(traded)})", src)
+                continue
+            quotes.add(source_quote(self.scn, src, oracle.asset))
+        if len(quotes) > 1:
+            self.add(f"{base}.sources", "sources must all quote the asset in the same unit, "
+                                        f"got {', '.join(sorted(quotes))}", list(oracle.sources))
+
+    def oracle_source(self, path: str, name: str, oracle, src: str, chain_ok: bool) -> bool:
+        """An oracle read by an ``osm`` or ``median`` oracle: another oracle, same asset and chain."""
+        if src == name:
+            self.add(path, "must name another oracle (an oracle cannot read itself)", src)
+            return False
+        if not self.ref(path, src, "oracles"):
+            return False
+        source = self.scn.oracles[src]
+        if source.asset != oracle.asset:
+            self.add(path, f"source prices {source.asset}, not {oracle.asset}", src)
+            return False
+        home = oracle_chain(self.scn, src)
+        if chain_ok and home is not None and home != oracle.chain:
+            self.add(path, f"source publishes on chain {home}, not on this oracle's chain {oracle.chain}", src)
+            return False
+        return True
+
+    def pool_oracle(self, base: str, oracle, asset_ok: bool) -> None:
+        """``twap`` / ``spot``: a pool (not a venue) trading the asset."""
+        what = "a TWAP reads a pool's price accumulator" if isinstance(oracle, TwapOracle) else \
+            "a spot oracle reads a pool's price on chain"
+        if oracle.pool in self.scn.venues:
+            self.add(f"{base}.pool", f"must name a pool ({what}; {oracle.pool} is an off-chain venue)",
+                     oracle.pool)
+            return
+        if not self.ref(f"{base}.pool", oracle.pool, "pools"):
+            return
+        assets = list(self.scn.pools[oracle.pool].assets)
+        if asset_ok and oracle.asset not in assets:
+            self.add(f"{base}.asset", f"pool {oracle.pool} does not trade it (it trades {'/'.join(assets)})",
+                     oracle.asset)
+        elif isinstance(oracle, TwapOracle) and oracle.asset not in assets[:2]:
+            self.add(f"{base}.asset", f"must be one of the pool's first two assets ({assets[0]}, {assets[1]}): "
+                                      "the accumulator tracks their price", oracle.asset)
+
+    def oracle_cycles(self) -> None:
+        """Oracles reading oracles must not form a cycle."""
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        oracles = self.scn.oracles
+
+        def visit(name: str, path: list[str]) -> None:
+            state[name] = 1
+            for dep in _oracle_inputs(oracles[name]):
+                if dep not in oracles:
                     continue
-                if asset_ok and oracle.asset not in traded:
-                    self.add(path, f"source does not trade {oracle.asset} (it trades {'/'.join(traded)})", src)
+                if state.get(dep) == 1:
+                    cycle = path[path.index(dep):] + [name, dep] if dep in path else [name, dep]
+                    key = "source" if isinstance(oracles[name], OsmOracle) else "sources"
+                    self.add(f"oracles.{name}.{key}", "oracles must not read each other in a cycle "
+                                                      f"({' -> '.join(cycle)})", dep)
+                elif state.get(dep) is None:
+                    visit(dep, path + [name])
+            state[name] = 2
+
+        for name in oracles:
+            if state.get(name) is None:
+                visit(name, [])
+
+    def adversary(self, base: str, agents: AdversaryAgents) -> None:
+        """Watched protocols, and a pool trading each one's collateral and debt on its chain."""
+        if agents.flash_loan is not None:
+            for key in agents.flash_loan.liquidity:
+                self.ref(f"{base}.flash_loan.liquidity.{key}", key, "assets")
+        pool_ok = agents.pool is None or self.ref(f"{base}.pool", agents.pool, "pools")
+        for i, target in enumerate(agents.watches):
+            if not self.ref(f"{base}.watches[{i}]", target, "protocols"):
+                continue
+            proto = self.scn.protocols[target]
+            pool = agents.pool
+            if pool is None:
+                oracle = proto.oracles.get(proto.collateral)
+                pool = oracle_pool(self.scn, oracle) if oracle in self.scn.oracles else None
+                if pool is None:
+                    kind = self.scn.oracles[oracle].kind if oracle in self.scn.oracles else "unknown"
+                    self.add(f"{base}.pool", f"required: protocol {target}'s collateral oracle {oracle} "
+                                             f"(kind {kind}) reads no pool to manipulate", ...)
                     continue
-                quotes.add(source_quote(self.scn, src, oracle.asset))
-            if len(quotes) > 1:
-                self.add(f"{base}.sources", "sources must all quote the asset in the same unit, "
-                                            f"got {', '.join(sorted(quotes))}", list(oracle.sources))
+                if pool not in self.scn.pools:
+                    continue
+            elif not pool_ok:
+                continue
+            spec = self.scn.pools[pool]
+            where = f"{base}.pool" if agents.pool is not None else f"{base}.watches[{i}]"
+            if not {proto.collateral, proto.debt} <= set(spec.assets):
+                self.add(where, f"pool {pool} must trade {target}'s collateral and debt "
+                                f"{proto.collateral}/{proto.debt} (it trades {'/'.join(spec.assets)})",
+                         agents.pool or target)
+            elif spec.chain != proto.chain:
+                self.add(where, f"pool {pool} is on chain {spec.chain}, not on {target}'s chain {proto.chain}",
+                         agents.pool or target)
 
     def protocols(self) -> None:
         for name, proto in self.scn.protocols.items():
@@ -190,16 +354,18 @@ class _Checker:
             base = f"agents.{name}"
             for key in agents.inventory:
                 self.ref(f"{base}.inventory.{key}", key, "assets")
-            if isinstance(agents, KeeperAgents):
+            if isinstance(agents, (KeeperAgents, BorrowerAgents)):
                 for i, target in enumerate(agents.watches):
                     self.ref(f"{base}.watches[{i}]", target, "protocols")
-                for i, market in enumerate(agents.sell_into or []):
+                for i, market in enumerate(getattr(agents, "sell_into", None) or []):
                     if market_assets(self.scn, market) is None:
                         self.add(f"{base}.sell_into[{i}]", "must name a pool or a venue "
                                  f"({_names({**self.scn.venues, **self.scn.pools})})", market)
             elif isinstance(agents, LiquidityProviderAgents):
                 for i, target in enumerate(agents.watches):
                     self.ref(f"{base}.watches[{i}]", target, "pools")
+            elif isinstance(agents, AdversaryAgents):
+                self.adversary(base, agents)
             else:
                 assert isinstance(agents, ArbitrageurAgents)
                 venue_ok = self.ref(f"{base}.venue", agents.venue, "venues")
