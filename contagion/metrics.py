@@ -46,6 +46,10 @@ scenarios):
     each attack), the liquidations they made, and attacks sent that reverted or were dropped.
 ``gas_usd.<agent type>``, ``reverted_tx``
     Gas paid by each kind of agent; transactions that reverted.
+``inclusion_delay_s.<agent type>``, ``inclusion_delay_max_s.<agent type>``
+    Mean and largest time from submission to inclusion of each kind of agent's transactions.
+``base_fee_max_gwei.<chain>``, ``block_fullness.<chain>``
+    Highest base fee (EIP-1559 chains) and mean share of the gas limit used per block.
 Indicators at time 0, with ``near = 10 %``:
 ``threshold_proximity``
     Share of debt in positions within ``near`` of liquidation (health factor < 1.1).
@@ -144,6 +148,14 @@ def summarize(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.S
     for agent_type, fee in tx.groupby("agent_type")["fee_usd"].sum().items():
         out[f"gas_usd.{agent_type}"] = float(fee)
     out["reverted_tx"] = int((tx["status"] == "reverted").sum())
+    landed = tx[tx["status"].isin(["included", "reverted"])]
+    for agent_type, delays in landed.groupby("agent_type")["inclusion_delay"]:
+        out[f"inclusion_delay_s.{agent_type}"] = float(delays.mean())
+        out[f"inclusion_delay_max_s.{agent_type}"] = float(delays.max())
+    for chain, rows in frames["blocks"].groupby("chain"):
+        if (rows["base_fee"] > 0).any():
+            out[f"base_fee_max_gwei.{chain}"] = float(rows["base_fee"].max())
+        out[f"block_fullness.{chain}"] = float((rows["gas_used"] / rows["gas_limit"]).mean())
     reasons = tx["revert_reason"].fillna("")
     for name, proto in scn["protocols"].items():
         if proto.get("max_oracle_age") is not None or any(

@@ -80,3 +80,15 @@ def test_congestion_liquidates_later_and_deeper_underwater_with_more_bad_debt(ne
     assert bad_late > 5 * bad_timely
     for res in (congested, calm):
         assert all(abs(r["error"]) <= r["bound"] for r in res.manifest["conservation"])
+
+
+def test_timing_summary_fields(runs):
+    for res in runs.values():
+        s = res.summary()
+        tx = res.transactions
+        oracle = tx[(tx["agent_type"] == "oracle") & tx["status"].isin(["included", "reverted"])]
+        assert s["inclusion_delay_s.oracle"] == pytest.approx(oracle["inclusion_delay"].mean(), rel=1e-12)
+        assert s["inclusion_delay_max_s.oracle"] == oracle["inclusion_delay"].max()
+        assert s["base_fee_max_gwei.ethereum"] == res.blocks["base_fee"].max()
+        assert 0 < s["block_fullness.ethereum"] <= 1
+    assert runs["congested"].summary()["block_fullness.ethereum"] > 2 * runs["calm"].summary()["block_fullness.ethereum"]

@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from contagion import kernels
+from contagion.agents.flash import FlashLender
 from contagion.agents.base import Agent
 from contagion.engine.chain import GWEI, Block, Revert
+from contagion.engine.gas import GasPolicy
 from contagion.engine.ledger import InsufficientBalance
 from contagion.errors import AmmError
 from contagion.scenario.models import AdversaryAgents
@@ -103,15 +105,8 @@ class Adversary(Agent):
         self.pools: dict[str, "RuntimePool"] = {
             m.name: sim.pools[spec.pool or oracle_pool(sim.scenario, m.oracle_collateral.name)]
             for m in self.markets}
-        self.lender: str | None = None
-        self.flash_fee = 0.0
-        if spec.flash_loan is not None:
-            self.lender = f"flash_lender:{population}"
-            self.flash_fee = spec.flash_loan.fee
-            if self.lender not in sim.ledger.accounts:
-                sim.ledger.add_account(self.lender, "flash_lender")
-                for asset, amount in spec.flash_loan.liquidity.items():
-                    sim.ledger.mint(self.lender, asset, amount)
+        self.lender = FlashLender(sim, population, spec.flash_loan) if spec.flash_loan is not None else None
+        self.flash_fee = self.lender.fee if self.lender is not None else 0.0
         self.pending = None
         self.watch(m.chain for m in self.markets)
 
@@ -130,13 +125,13 @@ class Adversary(Agent):
         return self.sim.ledger.balance(self.account, asset)
 
     def _lendable(self, asset: str) -> float:
-        return self.sim.ledger.balance(self.lender, asset) if self.lender is not None else 0.0
+        return self.lender.available(asset) if self.lender is not None else 0.0
 
     def _borrow(self, asset: str, amount: float) -> None:
         if amount > 0:
             if self.lender is None:
                 raise InsufficientBalance(f"{self.name} has no flash lender to borrow {amount!r} {asset}")
-            self.sim.ledger.transfer(self.lender, self.account, asset, amount)
+            self.lender.borrow(self.account, asset, amount)
 
     @staticmethod
     def _input_for(pool: "RuntimePool", asset_in: str, asset_out: str, amount_out: float, max_in: float) -> float:
@@ -231,7 +226,7 @@ class Adversary(Agent):
                 out.spent += spend
                 out.swaps += 1
         if out.flash_collateral > 0:
-            ledger.transfer(acct, self.lender, coll, out.flash_collateral * (1.0 + fee))
+            self.lender.repay(acct, coll, out.flash_collateral)
         if out.flash_debt > 0:
             need_d = out.flash_debt * (1.0 + fee) - self._balance(debt)
             if need_d > 0:
@@ -240,7 +235,7 @@ class Adversary(Agent):
                     out.proceeds += pool.swap(acct, coll, sell, 0.0, self.agent_type, debt)
                     out.sold += sell
                     out.swaps += 1
-            ledger.transfer(acct, self.lender, debt, out.flash_debt * (1.0 + fee))
+            self.lender.repay(acct, debt, out.flash_debt)
 
         # accounting at the pre-attack prices
         out.gross_usd = (self._balance(coll) - own_c) * usd_c + (self._balance(debt) - own_d) * usd_d
@@ -252,8 +247,13 @@ class Adversary(Agent):
         return out
 
     # ---------------------------------------------------------------------------- planning
+    def _gas_price(self, market: "LendingMarket") -> float:
+        """Gwei per gas the adversary's bid pays at the current base fee (inf if priced out)."""
+        policy = GasPolicy(self.spec)
+        return policy.expected_price(market.chain, policy.fixed(market.chain))
+
     def _gas_usd(self, market: "LendingMarket", gas: int, gas_price: float | None = None) -> float:
-        price = self.spec.gas_price if gas_price is None else gas_price
+        price = self._gas_price(market) if gas_price is None else gas_price
         return gas * price * GWEI * self.sim.usd_price(market.chain.native_asset)
 
     def _max_gas(self, market: "LendingMarket", pool: "RuntimePool") -> int:
@@ -271,7 +271,7 @@ class Adversary(Agent):
             try:
                 if upfront_gas:
                     sim.ledger.burn(self.account, market.chain.native_asset,
-                                    upfront_gas * self.spec.gas_price * GWEI)
+                                    upfront_gas * self._gas_price(market) * GWEI)
                 outcome = self._attack(market, pool, size)
             except (Revert, InsufficientBalance, AmmError):
                 return None
@@ -298,9 +298,11 @@ class Adversary(Agent):
         """The most profitable attack on ``market`` now (None if none is worth ``min_profit``)."""
         pool = self.pools[market.name]
         coll = market.collateral_asset
+        if not self._gas_price(market) < math.inf:
+            return None                        # priced out at this base fee
         own = self._balance(coll)
         if coll == market.chain.native_asset:  # the gas is paid before the attack runs
-            own -= self._max_gas(market, pool) * self.spec.gas_price * GWEI
+            own -= self._max_gas(market, pool) * self._gas_price(market) * GWEI
         capacity = max(0.0, own) + self._lendable(coll)
         try:
             largest = min(capacity, pool.depth(coll, self.spec.max_price_move))
@@ -369,4 +371,5 @@ class Adversary(Agent):
 
         self.pending = market.chain.submit(
             sender=self.account, agent_type=self.agent_type, kind="attack", gas_used=plan.gas,
-            gas_price=self.spec.gas_price, action=attack, target=("attack", market.name), on_result=record)
+            action=attack, target=("attack", market.name), on_result=record,
+            **GasPolicy(self.spec).fixed(market.chain))

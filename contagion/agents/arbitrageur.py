@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from contagion.agents.base import Agent
 from contagion.engine.chain import GWEI, Block, Revert
+from contagion.engine.gas import GasPolicy
 from contagion.errors import AmmError
 from contagion.markets.venue import VenueDepthError
 from contagion.scenario.models import ArbitrageurAgents
@@ -113,7 +114,11 @@ class Arbitrageur(Agent):
         if size <= 0.0:
             return False
         usd_quote = sim.usd_price(pool.quote_asset)
-        gas_quote = pool.swap_gas * spec.gas_price * GWEI * sim.usd_price(pool.chain.native_asset) / usd_quote
+        bid = GasPolicy(spec).fixed(pool.chain)
+        gas_price = GasPolicy(spec).expected_price(pool.chain, bid)
+        if not gas_price < math.inf:
+            return False                               # priced out at this base fee
+        gas_quote = pool.swap_gas * gas_price * GWEI * sim.usd_price(pool.chain.native_asset) / usd_quote
         ledger = sim.ledger
         if side == 0:
             cap = min(size, ledger.balance(self.account, pool.base))
@@ -157,5 +162,5 @@ class Arbitrageur(Agent):
 
         self.pending[pool.name] = pool.chain.submit(
             sender=account, agent_type=self.agent_type, kind="swap", gas_used=pool.swap_gas,
-            gas_price=spec.gas_price, action=swap, target=("swap", pool.name, self.name), on_result=done)
+            action=swap, target=("swap", pool.name, self.name), on_result=done, **bid)
         return True

@@ -20,6 +20,7 @@ import numpy as np
 
 from contagion.agents.base import Agent
 from contagion.engine.chain import GWEI, Block, Revert
+from contagion.engine.gas import GasPolicy
 from contagion.scenario.models import BorrowerAgents
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,10 +53,7 @@ class Borrowers(Agent):
 
     def bid(self, chain) -> dict[str, float]:
         """The owners' fixed bid: ``max_fee``/``priority_fee`` on an EIP-1559 chain when given."""
-        spec = self.spec
-        if chain.eip1559 and spec.max_fee is not None:
-            return {"max_fee": spec.max_fee, "priority_fee": spec.priority_fee}
-        return {"gas_price": spec.gas_price}
+        return GasPolicy(self.spec).fixed(chain)
 
     def on_block(self, chain) -> None:
         for market in self.markets:
@@ -72,8 +70,9 @@ class Borrowers(Agent):
         ids = ids[self.attentive[market.name][ids] & (market.debt[ids] > 0) & (market.collateral[ids] > 0)]
         pending = self.pending[market.name]
         chain = market.chain
-        bid = self.bid(chain)
-        price = bid.get("gas_price", bid.get("max_fee"))
+        price = GasPolicy(spec).expected_price(chain, self.bid(chain))
+        if not price < float("inf"):
+            return 0                                   # priced out at this base fee
         fee = spec.gas_used * price * GWEI
         affordable = int(self.sim.ledger.balance(self.account, chain.native_asset) // fee) if fee > 0 else spec.max_per_block
         sent = 0

@@ -21,6 +21,19 @@ then, for each watched protocol:
    ``slippage_tolerance``, if the position is no longer liquidatable, or if the keeper cannot fund
    the repayment. The venue part of the route is sold off-chain ``venue_delay`` after inclusion.
 
+Gas: each transaction is bid by the keeper's ``gas_strategy`` (:mod:`contagion.agents.gas`):
+``fixed``, ``fraction_of_profit`` and ``sealed_bid`` bids are made once; with ``pga`` the keeper
+also competes for positions others already target, and re-bids (replacing its pending
+transaction) each time a competitor's transaction for the same position outbids it, after its
+reaction latency, while the bid stays below break-even. Candidates whose bid cannot be included
+at the current base fee are not sent. Profit is counted after gas (for the share-of-profit
+strategies, after the share bid).
+
+Capital: the repayment is paid from the keeper's debt-asset balance; with a ``flash_loan`` the
+shortfall is flash-borrowed inside the transaction and repaid, with the fee, from the sale of the
+seized collateral into pools (the venue part of a route cannot repay it); the fee is counted in
+the profit.
+
 If the protocol reads pull oracles, the keeper prices candidates at the newest signed prices
 (:meth:`~contagion.protocols.lending.LendingMarket.pull_bundle`) and each transaction first
 stores them, then liquidates (the update's gas is added). It sends nothing while a price the
@@ -35,6 +48,8 @@ import numpy as np
 
 from contagion import kernels
 from contagion.agents.base import Agent
+from contagion.agents.flash import FlashLender
+from contagion.engine.gas import GasPolicy, price_of
 from contagion.agents.routing import SaleRouter
 from contagion.engine.chain import GWEI, Block
 from contagion.markets.venue import Venue, VenueDepthError
@@ -57,6 +72,13 @@ class Keeper(Agent):
         self.markets: list["LendingMarket"] = [sim.protocols[p] for p in spec.watches]
         self.rng = sim.rng.stream(f"agents:{self.name}:latency")
         self.routes = {m.name: self._sale_markets(m) for m in self.markets}
+        self.gas = GasPolicy(spec)
+        self.lender = FlashLender(sim, population, spec.flash_loan) if spec.flash_loan is not None else None
+        self.live: dict[tuple, tuple] = {}     # pga: target -> (own pending tx, gas, profit in native units)
+        self._rebidding: set[tuple] = set()
+        if spec.gas_strategy == "pga":
+            for chain in dict.fromkeys(m.chain for m in self.markets):
+                chain.mempool.listen(self._on_pending)
         self.watch(m.chain for m in self.markets)
 
     def _sale_markets(self, protocol: "LendingMarket") -> list:
@@ -90,7 +112,8 @@ class Keeper(Agent):
         mempool = market.chain.mempool
         busy = [target[2] for target, txs in mempool.targets(viewer=self.account).items()
                 if target[0] == "liquidate" and target[1] == market.name
-                and (self.spec.skip_pending or any(tx.sender == self.account for tx in txs))]
+                and ((self.spec.skip_pending and self.spec.gas_strategy != "pga")
+                     or any(tx.sender == self.account for tx in txs))]
         if busy:
             ids = ids[~np.isin(ids, np.asarray(busy, dtype=np.int64))]
         return ids
@@ -121,7 +144,8 @@ class Keeper(Agent):
         ids = self._candidates(market, ratio)
         if not ids.size:
             return 0
-        budget = sim.ledger.balance(self.account, market.debt_asset)
+        own = sim.ledger.balance(self.account, market.debt_asset)
+        budget = own + (self.lender.available(market.debt_asset) if self.lender is not None else 0.0)
         if budget <= 0:
             return 0
         c = np.ascontiguousarray(market.collateral[ids])
@@ -138,40 +162,59 @@ class Keeper(Agent):
         routes = self.routes[market.name]
         pools = [m for m in routes if not isinstance(m, Venue)]
         update_gas = sum(oracle.update_gas for oracle, _ in bundle)
-        gas = market.spec.liquidation_gas + update_gas + (pools[0].swap_gas if pools else 0)
-        gas_usd = gas * spec.gas_price * GWEI * sim.usd_price(market.chain.native_asset)
+        flash_gas = self.lender.gas if self.lender is not None else 0
+        gas = market.spec.liquidation_gas + update_gas + flash_gas + (pools[0].swap_gas if pools else 0)
+        chain = market.chain
+        native_usd = sim.usd_price(chain.native_asset)
         usd_debt = sim.usd_price(debt_asset)
+        flash_fee = self.lender.fee if self.lender is not None else 0.0
         proceeds = self._standalone(routes, coll, debt_asset, seize)
-        profit = (proceeds - repay) * usd_debt - gas_usd
+        gross = (proceeds - repay - flash_fee * np.maximum(repay - own, 0.0)) * usd_debt   # before gas, USD
+        fixed_price = self.gas.expected_price(chain, self.gas.fixed(chain))
+        if spec.gas_strategy in ("fraction_of_profit", "sealed_bid"):
+            profit = gross * (1.0 - spec.profit_fraction)
+        elif np.isfinite(fixed_price):
+            profit = gross - gas * fixed_price * GWEI * native_usd
+        else:
+            return 0                      # the bid cannot be included at this base fee
         order = np.argsort(-profit, kind="stable")
         order = order[profit[order] > spec.min_profit]
         if not order.size:
             return 0
         router = SaleRouter(routes, coll, debt_asset)
-        for tx in market.chain.mempool.pending(viewer=self.account):
-            if tx.gas_price >= spec.gas_price:
+        base = chain.base_fee
+        own_price = fixed_price if np.isfinite(fixed_price) else 0.0
+        for tx in chain.mempool.pending(viewer=self.account):
+            if price_of(tx, base) >= own_price:
                 for name, amount in tx.meta.get("sales", ()):
                     router.add_pending(name, amount)
-        fee_native = gas * spec.gas_price * GWEI
-        affordable = int(sim.ledger.balance(self.account, market.chain.native_asset) // fee_native)
+        native = sim.ledger.balance(self.account, chain.native_asset)
         sent = 0
         for j in order:
-            if sent >= min(affordable, spec.max_liquidations_per_block):
+            if sent >= spec.max_liquidations_per_block:
                 break
             allocation, got = router.plan(float(seize[j]), spec.routing, spec.route_slices)
-            if not (got - repay[j]) * usd_debt - gas_usd > spec.min_profit:  # also when got is -inf
+            borrowed = max(0.0, float(repay[j]) - own) if self.lender is not None else 0.0
+            if borrowed > 0 and any(name in sim.venues for name in allocation):
+                continue                  # a flash loan must be repaid from the pool sale
+            before_gas = (got - repay[j] - flash_fee * borrowed) * usd_debt      # -inf when got is
+            tx_gas = market.spec.liquidation_gas + update_gas + (flash_gas if borrowed > 0 else 0) + sum(
+                sim.pools[n].swap_gas for n in allocation if n in sim.pools)
+            bid = self.gas.opening(chain, tx_gas, max(before_gas, 0.0) / native_usd)
+            fee_native = tx_gas * self.gas.expected_price(chain, bid) * GWEI
+            if not (before_gas - fee_native * native_usd > spec.min_profit) or fee_native > native:
                 continue
             prices = {name: router.output(sim.market(name), amount) / amount for name, amount in allocation.items()}
             router.commit(allocation)
-            tx_gas = market.spec.liquidation_gas + update_gas + sum(
-                sim.pools[n].swap_gas for n in allocation if n in sim.pools)
             self._submit(market, int(ids[j]), float(repay[j]), float(seize[j]), allocation, prices, tx_gas,
-                         bundle)
+                         bundle, bid, before_gas / native_usd, borrowed)
+            native -= fee_native
             sent += 1
         return sent
 
     def _submit(self, market, position: int, repay: float, seize: float, allocation: dict[str, float],
-                unit_prices: dict[str, float], gas: int, bundle=()) -> None:
+                unit_prices: dict[str, float], gas: int, bundle=(), bid=None, profit_native: float = 0.0,
+                borrowed: float = 0.0) -> None:
         sim = self.sim
         submitted_at = sim.env.now
         tol = self.spec.slippage_tolerance
@@ -181,25 +224,73 @@ class Keeper(Agent):
         pool_shares = {m: s for m, s in shares.items() if m not in sim.venues}
         venue_shares = {m: s for m, s in shares.items() if m in sim.venues}
 
+        lender = self.lender
+
         def liquidate_and_sell(block: Block) -> float:
             for oracle, signed in bundle:  # update price, then liquidate
                 oracle.push(signed, submitted_at)
+            short = max(0.0, repay - sim.ledger.balance(account, debt_asset)) if lender is not None else 0.0
+            if short > 0:
+                lender.borrow(account, debt_asset, short)
             repaid, seized = market.liquidate(account, position, repay, name)
             got = 0.0
             for pool_name, share in pool_shares.items():
                 amount = seized * share
                 got += sim.pools[pool_name].swap(account, coll, amount, amount * unit_prices[pool_name] * (1 - tol),
                                                  "keeper", debt_asset)
+            if short > 0:
+                lender.repay(account, debt_asset, short)   # reverts the whole transaction if short of funds
             return seized
 
+        target = ("liquidate", market.name, position)
+
         def sell_on_venues(tx) -> None:
+            if tx.status != "replaced":
+                self.live.pop(target, None)
             if tx.status == "included" and venue_shares:
                 sim.env.process(self._venue_sale(tx.result, venue_shares, coll))
 
-        market.chain.submit(sender=account, agent_type=self.agent_type, kind="liquidation",
-                            gas_used=gas, gas_price=self.spec.gas_price, action=liquidate_and_sell,
-                            target=("liquidate", market.name, position), on_result=sell_on_venues,
-                            sales=[(m, a) for m, a in allocation.items() if m in pool_shares])
+        tx = market.chain.submit(sender=account, agent_type=self.agent_type, kind="liquidation",
+                                 gas_used=gas, action=liquidate_and_sell, target=target, on_result=sell_on_venues,
+                                 sales=[(m, a) for m, a in allocation.items() if m in pool_shares],
+                                 **(bid or self.gas.fixed(market.chain)))
+        if self.spec.gas_strategy == "pga" and tx.status == "pending":
+            self.live[target] = (tx, gas, profit_native)
+            for rival in market.chain.mempool.targeted(target, viewer=account):
+                if rival.sender != account:      # already contested: answer at once
+                    self._on_pending(rival)
+                    break
+
+    # ---------------------------------------------------------------------- gas auctions
+    def _on_pending(self, tx) -> None:
+        """A transaction entered the mempool: if it competes for one of ours, answer it."""
+        target = tx.target
+        if tx.sender != self.account and target in self.live and target not in self._rebidding:
+            self._rebidding.add(target)
+            self.sim.env.process(self._rebid(target))
+
+    def _rebid(self, target):
+        """After the reaction latency, outbid the competitors for ``target`` (one replacement)."""
+        try:
+            yield self.sim.env.timeout(self.reaction_delay())
+        finally:
+            self._rebidding.discard(target)
+        live = self.live.get(target)
+        if live is None:
+            return
+        own, gas, profit_native = live
+        chain = next(m.chain for m in self.markets if m.name == target[1])
+        if own not in chain.mempool:
+            return
+        rivals = [t for t in chain.mempool.targeted(target, viewer=self.account) if t.sender != self.account]
+        bid = self.gas.counter(chain, own, rivals, gas, profit_native)
+        if bid is None:
+            return
+        new = chain.submit(sender=own.sender, agent_type=own.agent_type, kind=own.kind, gas_used=own.gas_used,
+                           action=own.action, target=target, on_result=own.on_result, replaces=own,
+                           **own.meta, **bid)
+        if new.status == "pending":
+            self.live[target] = (new, gas, profit_native)
 
     def _venue_sale(self, seized: float, venue_shares: dict[str, float], asset: str):
         """Sell ``asset`` on venues once it has arrived there (``venue_delay`` after inclusion)."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from contagion.agents.base import Agent
 from contagion.engine.chain import Block
+from contagion.engine.gas import GasPolicy
 from contagion.markets.volatility import realized_volatility
 from contagion.scenario.models import LiquidityProviderAgents
 
@@ -115,5 +116,5 @@ class LiquidityProvider(Agent):
 
         self.pending.add(pool.name)
         pool.chain.submit(sender=self.account, agent_type=self.agent_type, kind=f"lp_{action}",
-                          gas_used=self.spec.withdraw_gas, gas_price=self.spec.gas_price, action=execute,
+                          gas_used=self.spec.withdraw_gas, action=execute, **GasPolicy(self.spec).fixed(pool.chain),
                           target=("lp", pool.name, self.name), on_result=done)

@@ -151,6 +151,7 @@ class Mempool:
         self._pending: dict[int, Transaction] = {}
         self._targets: dict[Hashable, dict[int, Transaction]] = {}
         self._arrivals = 0
+        self._listeners: list[Callable[[Transaction], None]] = []
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -161,6 +162,14 @@ class Mempool:
         self._pending[tx.tx_id] = tx
         if tx.target is not None:
             self._targets.setdefault(tx.target, {})[tx.tx_id] = tx
+            if self.public:
+                for listener in self._listeners:
+                    listener(tx)
+
+    def listen(self, listener: Callable[[Transaction], None]) -> None:
+        """Call ``listener(tx)`` when a transaction with a target arrives (public mempools only:
+        that is how bots watch for competitors)."""
+        self._listeners.append(listener)
 
     def remove(self, tx: Transaction) -> None:
         del self._pending[tx.tx_id]

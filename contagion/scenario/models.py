@@ -37,6 +37,7 @@ from contagion.scenario.types import (
 
 __all__ = [
     "Scenario",
+    "Bidder",
     "Chain",
     "Halt",
     "BackgroundDemand",
@@ -75,6 +76,22 @@ GasPrice = NonNegative  # gwei
 
 
 # --------------------------------------------------------------------------- chains and assets
+class Bidder(Model):
+    """Something that sends transactions: a legacy ``gas_price`` bid, or on an EIP-1559 chain a
+    ``max_fee`` and ``priority_fee`` (both or neither; the legacy bid is used when they are unset)."""
+
+    max_fee: GasPrice | None = Field(None, description="EIP-1559 max fee, gwei (with `priority_fee`).")
+    priority_fee: GasPrice | None = Field(None, description="EIP-1559 priority fee, gwei.")
+
+    @model_validator(mode="after")
+    def _eip1559_bid(self):
+        if (self.max_fee is None) != (self.priority_fee is None):
+            raise ValueError("max_fee and priority_fee go together")
+        if self.max_fee is not None and self.priority_fee > self.max_fee:
+            raise ValueError(f"priority_fee must be <= max_fee, got {self.priority_fee:g} > {self.max_fee:g}")
+        return self
+
+
 class Halt(Model):
     """A window without blocks (a chain halt or a rollup sequencer's downtime): no block is
     produced in ``[start, end)``; the first block after it comes at ``end``."""
@@ -329,7 +346,7 @@ PoolSpec = Annotated[Union[ConstantProductPool, ConcentratedPool, StableSwapPool
 
 
 # ----------------------------------------------------------------------------------- oracles
-class PushOracle(Model):
+class PushOracle(Bidder):
     """A push feed with the Chainlink OCR rule: report when the observed price deviates from the
     on-chain answer by at least ``deviation_threshold`` or when the answer is older than
     ``heartbeat``; the report is a transaction that must get into a block."""
@@ -349,7 +366,7 @@ class PushOracle(Model):
     gas_price: GasPrice = Field(50.0, description="Gas price bid by the transmitter, gwei.")
 
 
-class OsmOracle(Model):
+class OsmOracle(Bidder):
     """Maker's Oracle Security Module in front of another oracle: every ``hop`` a poke
     transaction makes the value read at the previous poke current and reads the source again, so
     protocols see the source's value one hop late."""
@@ -503,7 +520,16 @@ ProtocolSpec = Annotated[Union[LendingProtocol], Field(discriminator="type")]
 
 
 # ------------------------------------------------------------------------------------ agents
-class KeeperAgents(Model):
+class FlashLoan(Model):
+    """A flash lender: lends any amount up to its liquidity inside one transaction, repaid with
+    ``fee`` before the transaction ends (else it reverts); the fee stays with the lender."""
+
+    fee: Fraction = Field(0.0009, description="Fee, a fraction of the amount borrowed (Aave v2: 0.0009).")
+    liquidity: dict[str, NonNegative] = Field(description="Tokens the lender holds, token units per asset.")
+    gas: PositiveInt = Field(100_000, description="Extra gas of a transaction that takes flash loans.")
+
+
+class KeeperAgents(Bidder):
     """Liquidation bots. After each block (plus their reaction latency) each keeper finds the
     liquidatable positions of the protocols it watches, estimates each liquidation's profit
     (sale of the seized collateral into the protocol's pool, minus the repayment, minus gas),
@@ -530,9 +556,18 @@ class KeeperAgents(Model):
                              "into `route_slices` slices, each sent where it earns most.")
     route_slices: PositiveInt = Field(10, description="Slices of a greedy route.")
     venue_delay: Duration = Field(60.0, description="Time for seized collateral to reach a venue.")
+    gas_strategy: Literal["fixed", "fraction_of_profit", "pga", "sealed_bid"] = Field(
+        "fixed", description="How the keeper bids for block space (see contagion.agents.gas).")
+    profit_fraction: OpenFraction = Field(
+        0.5, description="`fraction_of_profit` and `sealed_bid`: share of the expected profit bid as gas.")
+    pga_increment: NonNegative = Field(
+        0.125, description="`pga`: how much a re-bid exceeds the best competing bid.")
+    max_gas_price: GasPrice | None = Field(None, description="No bid above this, gwei.")
+    flash_loan: FlashLoan | None = Field(
+        None, description="Flash lender for the debt asset when the keeper's own balance is short.")
 
 
-class ArbitrageurAgents(Model):
+class ArbitrageurAgents(Bidder):
     """CEX-DEX arbitrageurs. After each block they compare each watched pool with the venue,
     submit the profit-maximizing swap (net of the pool fee, venue impact and gas) and hedge on
     the venue once the swap is included."""
@@ -549,7 +584,7 @@ class ArbitrageurAgents(Model):
     slippage_tolerance: Fraction = 0.005
 
 
-class BorrowerAgents(Model):
+class BorrowerAgents(Bidder):
     """The owners of a protocol's positions, acting to avoid liquidation.
 
     After each block (plus ``reaction_latency``) the population looks at the positions whose
@@ -572,8 +607,6 @@ class BorrowerAgents(Model):
     probability: UnitInterval = Field(0.5, description="Share of owners who pay attention.")
     top_up_share: UnitInterval = Field(0.5, description="Share of attentive owners who add collateral (the rest repay).")
     gas_price: GasPrice = Field(30.0, description="Gas price bid (legacy), gwei.")
-    max_fee: GasPrice | None = Field(None, description="EIP-1559 max fee, gwei (with `priority_fee`).")
-    priority_fee: GasPrice | None = Field(None, description="EIP-1559 priority fee, gwei.")
     reaction_latency: Duration = Field(30.0, description="Delay after a block before owners act.")
     max_per_block: PositiveInt = Field(100, description="Transactions sent per block at most.")
     gas_used: PositiveInt = Field(150_000, description="Gas of a top-up or repayment.")
@@ -583,14 +616,10 @@ class BorrowerAgents(Model):
         if not self.target_health_factor > self.trigger_health_factor:
             raise ValueError(f"target_health_factor must be > trigger_health_factor, got "
                              f"{self.target_health_factor:g} <= {self.trigger_health_factor:g}")
-        if (self.max_fee is None) != (self.priority_fee is None):
-            raise ValueError("max_fee and priority_fee go together")
-        if self.max_fee is not None and self.priority_fee > self.max_fee:
-            raise ValueError(f"priority_fee must be <= max_fee, got {self.priority_fee:g} > {self.max_fee:g}")
         return self
 
 
-class LiquidityProviderAgents(Model):
+class LiquidityProviderAgents(Bidder):
     """Liquidity providers who flee volatility. Together they own ``share`` of each watched pool's
     initial liquidity (split evenly; the rest belongs to passive LPs who never move). After each
     block an LP measures the pool price over the last ``window``: realized volatility (annualized)
@@ -616,16 +645,7 @@ class LiquidityProviderAgents(Model):
     withdraw_gas: PositiveInt = Field(150_000, description="Gas of one withdrawal or deposit.")
 
 
-class FlashLoan(Model):
-    """A flash lender: lends any amount up to its liquidity inside one transaction, repaid with
-    ``fee`` before the transaction ends (else it reverts); the fee stays with the lender."""
-
-    fee: Fraction = Field(0.0009, description="Fee, a fraction of the amount borrowed (Aave v2: 0.0009).")
-    liquidity: dict[str, NonNegative] = Field(description="Tokens the lender holds, token units per asset.")
-    gas: PositiveInt = Field(100_000, description="Extra gas of a transaction that takes flash loans.")
-
-
-class AdversaryAgents(Model):
+class AdversaryAgents(Bidder):
     """Oracle manipulators. After each block an adversary estimates, by executing it against the
     current state without committing it, the profit of one atomic attack on each watched
     protocol: borrow (flash loan and/or own capital), sell the collateral into the thin pool its

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from contagion.engine.chain import Revert
+from contagion.engine.gas import GasPolicy
 from contagion.markets.oracles.base import TRANSMITTER_FUNDING, Feed
 from contagion.scenario.models import OsmOracle as OsmSpec
 
@@ -122,7 +123,7 @@ class OsmOracle(Feed):
             result = env.event()
             self.pending = self.chain.submit(
                 sender=self.account, agent_type="oracle", kind="oracle_poke", gas_used=self.spec.gas_used,
-                gas_price=self.spec.gas_price, action=lambda block: self.poke(),
+                action=lambda block: self.poke(), **GasPolicy(self.spec).fixed(self.chain),
                 target=("oracle", self.name), on_result=lambda tx, done=result: done.succeed(tx))
             yield result | env.timeout(self.hop)  # a transaction the chain never reports is given up
             tx, self.pending = self.pending, None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contagion.engine.chain import Block
+from contagion.engine.gas import GasPolicy
 from contagion.markets.oracles.base import TRANSMITTER_FUNDING, Feed, SourceSampler
 from contagion.oracle_rules import should_report
 from contagion.scenario.models import PushOracle as PushSpec
@@ -80,4 +81,4 @@ class PushOracle(Feed):
 
         self.pending = self.chain.submit(
             sender=self.account, agent_type="oracle", kind="oracle_update", gas_used=self.spec.gas_used,
-            gas_price=self.spec.gas_price, action=publish, target=("oracle", self.name), on_result=done)
+            action=publish, target=("oracle", self.name), on_result=done, **GasPolicy(self.spec).fixed(self.chain))
