@@ -215,6 +215,8 @@ def _cascade_only(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> 
     initial = positions[positions["snapshot"] == "initial"].set_index(["protocol", "position"])
     flags = pd.Series(False, index=liq.index)
     for name, proto in scn["protocols"].items():
+        if proto["type"] != "lending":
+            continue
         low = _exogenous_low_ratio(proto, scn, manifest)
         if not np.isfinite(low):
             continue
@@ -240,7 +242,7 @@ def _indicators(frames: dict[str, pd.DataFrame], scn: dict, initial_ratio: dict[
     debt_total = near_debt = near_value = seize_near = depth = pool_value = 0.0
     for name, proto in scn["protocols"].items():
         book = initial[initial["protocol"] == name]
-        if book.empty:
+        if book.empty or proto["type"] != "lending":   # indicators of single-pair fixed-spread books
             continue
         hf = book["health_factor"].to_numpy()
         debt = book["debt"].to_numpy()

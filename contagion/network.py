@@ -40,6 +40,7 @@ from contagion.scenario.models import (
     ArbitrageurAgents,
     FixedOracle,
     KeeperAgents,
+    LendingProtocol,
     MedianOracle,
     OsmOracle,
     PullOracle,
@@ -168,6 +169,10 @@ class Network:
                 g.add_edge(name, oracle.chain, key="hosted_on")
             g.add_edge(name, oracle.asset, key="prices")
         for name, proto in scn.protocols.items():
+            if not isinstance(proto, LendingProtocol):   # a protocol family lists its own relations
+                for u, v, key, attrs in proto.graph_edges(name):
+                    g.add_edge(u, v, key=key, **attrs)
+                continue
             g.add_edge(name, proto.chain, key="hosted_on")
             for asset, oracle in proto.oracles.items():
                 g.add_edge(name, oracle, key="uses_oracle", asset=asset)
@@ -178,6 +183,10 @@ class Network:
             for pool in proto.liquidates_into:
                 g.add_edge(name, pool, key="liquidates_into")
         for name, agents in scn.agents.items():
+            if hasattr(agents, "graph_edges"):
+                for u, v, key, attrs in agents.graph_edges(name):
+                    g.add_edge(u, v, key=key, **attrs)
+                continue
             for target in agents.watches:
                 g.add_edge(name, target, key="watches")
             if isinstance(agents, ArbitrageurAgents):

@@ -7,7 +7,6 @@ the strategies' rules applied to the numbers in the run's own tables (profit, ga
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import contagion

@@ -33,8 +33,17 @@ def test_scenario_runs_briefly(path):
 
 
 def _models():
-    return [obj for obj in vars(models).values()
-            if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == models.__name__]
+    """Every scenario model: those of ``models``, ``common`` and the protocol-family modules."""
+    from contagion.scenario import common, families
+
+    modules = [models, common, *(getattr(families, name) for name in ("money_markets", "cdp", "perps", "options"))]
+    names = {m.__name__ for m in modules}
+    seen = {}
+    for module in modules:
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ in names:
+                seen[obj.__qualname__ + obj.__module__] = obj
+    return list(seen.values())
 
 
 def test_readme_documents_every_field():

@@ -164,7 +164,6 @@ class Adversary(Agent):
     def _attack(self, market: "LendingMarket", pool: "RuntimePool", size: float) -> AttackOutcome:
         """Execute the attack with a sale of ``size`` collateral inside the current transaction."""
         sim = self.sim
-        ledger = sim.ledger
         acct = self.account
         coll, debt = market.collateral_asset, market.debt_asset
         usd_c, usd_d = sim.usd_price(coll), sim.usd_price(debt)

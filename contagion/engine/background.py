@@ -16,7 +16,6 @@ counted per block (``n_background``, ``background_gas`` in ``blocks``), not one 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from contagion.markets.volatility import RollingVolatility

@@ -21,11 +21,7 @@ import numpy as np
 import simpy
 
 from contagion._version import __version__
-from contagion.agents.adversary import Adversary
-from contagion.agents.arbitrageur import Arbitrageur
-from contagion.agents.borrower import Borrowers
-from contagion.agents.keeper import Keeper
-from contagion.agents.liquidity_provider import LiquidityProvider
+from contagion.agents.registry import AGENT_CLASSES
 from contagion.engine.cascade import CascadeTracker
 from contagion.engine.chain import Block, Chain
 from contagion.engine.journal import Journal
@@ -36,7 +32,8 @@ from contagion.errors import InvariantError, SimulationError
 from contagion.markets.oracles import Feed, FixedOracle, OracleUpdate, build_order, make_oracle
 from contagion.markets.pool import RuntimePool, make_pool
 from contagion.markets.venue import Venue
-from contagion.protocols.lending import LendingMarket
+from contagion.protocols.base import Protocol
+from contagion.protocols.registry import PROTOCOL_CLASSES
 from contagion.units import parse_duration
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,10 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from contagion.results import Result
 
 __all__ = ["Simulation"]
-
-# agent population class for each ``kind`` of ``agents`` entry
-AGENT_CLASSES = {"keeper": Keeper, "arbitrageur": Arbitrageur, "liquidity_provider": LiquidityProvider,
-                 "borrowers": Borrowers, "adversary": Adversary}
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +104,11 @@ class Simulation:
         self.venues: dict[str, Venue] = {}
         self.pools: dict[str, RuntimePool] = {}
         self.oracles: dict[str, Feed] = {}
-        self.protocols: dict[str, LendingMarket] = {}
-        self.agents: dict[str, list[Keeper | Arbitrageur | LiquidityProvider]] = {}
+        self.protocols: dict[str, Protocol] = {}
+        self.agents: dict[str, list] = {}
         self._build()
-        self._initial_positions = {name: p.positions_columns("initial") for name, p in self.protocols.items()}
+        self._initial_positions = {name: cols for name, p in self.protocols.items()
+                                   if (cols := p.positions_columns("initial")) is not None}
         self._initial_pools = {name: self._pool_facts(pool) for name, pool in self.pools.items()}
 
     # --------------------------------------------------------------------------------- build
@@ -131,7 +125,7 @@ class Simulation:
         for name in build_order(scn):  # every oracle after the oracles it reads
             self.oracles[name] = make_oracle(self, name, scn.oracles[name])
         for name, spec in scn.protocols.items():
-            self.protocols[name] = LendingMarket(self, name, spec)
+            self.protocols[name] = PROTOCOL_CLASSES[spec.type](self, name, spec)
         for name, spec in scn.agents.items():
             cls = AGENT_CLASSES[spec.kind]
             self.agents[name] = [cls(self, name, i, spec) for i in range(spec.count)]
@@ -315,21 +309,7 @@ class Simulation:
                     raise InvariantError(f"pool {pool.name}: holds {ledger_amount!r} {asset} but its state "
                                          f"accounts for {amount!r}")
         for protocol in self.protocols.values():
-            held = self.ledger.balance(protocol.account, protocol.collateral_asset)
-            booked = math.fsum(protocol.collateral)
-            if not math.isclose(held, booked, rel_tol=1e-9, abs_tol=1e-9):
-                raise InvariantError(f"{protocol.name}: protocol holds {held!r} {protocol.collateral_asset} "
-                                     f"but its positions hold {booked!r}")
-            if not math.isclose(protocol.total_debt, math.fsum(protocol.debt), rel_tol=1e-9, abs_tol=1e-6):
-                raise InvariantError(f"{protocol.name}: total debt {protocol.total_debt!r} != sum of debts")
-            live = protocol.collateral > 0
-            stamped = protocol.trigger >= 0
-            liquidatable = np.zeros(protocol.debt.size, dtype=bool)
-            liquidatable[protocol.liquidatable_ids()] = True
-            if np.any((stamped != liquidatable) & live):
-                bad = int(np.flatnonzero((stamped != liquidatable) & live)[0])
-                raise InvariantError(f"{protocol.name}: position {bad} liquidatable={liquidatable[bad]} "
-                                     f"but trigger={protocol.trigger[bad]}")
+            protocol.check()
 
     # --------------------------------------------------------------------------------- drive
     def step(self) -> None:
@@ -368,8 +348,9 @@ class Simulation:
                                                ignore_index=True)
         snapshots = [frames["positions"]] if len(frames["positions"]) else []
         for name, protocol in self.protocols.items():
-            snapshots.append(frame("positions", self._initial_positions[name]))
-            snapshots.append(frame("positions", protocol.positions_columns("final")))
+            if name in self._initial_positions:
+                snapshots.append(frame("positions", self._initial_positions[name]))
+                snapshots.append(frame("positions", protocol.positions_columns("final")))
         if snapshots:
             import pandas as pd
 

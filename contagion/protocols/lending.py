@@ -27,12 +27,15 @@ positions (only liquidatable positions can have a shortfall, since ``lt <= 1``).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from contagion import kernels
 from contagion.engine.chain import Revert
+from contagion.errors import InvariantError
+from contagion.protocols.base import Protocol
 from contagion.liquidation import LiquidationIndex
 from contagion.protocols.positions import generate_positions, read_snapshot
 from contagion.scenario.models import GeneratedPositions, LendingProtocol
@@ -44,16 +47,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LendingMarket"]
 
 
-class LendingMarket:
+class LendingMarket(Protocol):
     """Runtime of a ``type: lending`` protocol."""
 
-    kind = "protocol"
-
     def __init__(self, sim: "Simulation", name: str, spec: LendingProtocol):
-        self.sim = sim
-        self.name = name
-        self.spec = spec
-        self.chain = sim.chains[spec.chain]
+        super().__init__(sim, name, spec)
         self.collateral_asset = spec.collateral
         self.debt_asset = spec.debt
         self.lt = spec.liquidation_threshold
@@ -66,7 +64,6 @@ class LendingMarket:
         self.pull_oracles = [o for o in self.oracles_used if o.oracle_kind == "pull"]
         self.max_oracle_age = spec.max_oracle_age
         self.sell_into = [sim.pools[p] for p in spec.liquidates_into]
-        self.account = sim.ledger.add_account(f"protocol:{name}", "protocol")
         self.borrowers = sim.ledger.add_account(f"borrowers:{name}", "borrowers")
         self.ratio = float("nan")
         self.collateral = np.zeros(0)
@@ -309,6 +306,25 @@ class LendingMarket:
         if d_new <= 0.0 or d_new / (c_new * self.lt) <= self.ratio:   # healthy again
             self._set_stamp(i, -1, False)
         return repay
+
+    def check(self) -> None:
+        """Ledger collateral equals the book's; total debt equals the sum; every live position is
+        stamped with a trigger exactly when it is liquidatable."""
+        held = self.sim.ledger.balance(self.account, self.collateral_asset)
+        booked = math.fsum(self.collateral)
+        if not math.isclose(held, booked, rel_tol=1e-9, abs_tol=1e-9):
+            raise InvariantError(f"{self.name}: protocol holds {held!r} {self.collateral_asset} "
+                                 f"but its positions hold {booked!r}")
+        if not math.isclose(self.total_debt, math.fsum(self.debt), rel_tol=1e-9, abs_tol=1e-6):
+            raise InvariantError(f"{self.name}: total debt {self.total_debt!r} != sum of debts")
+        live = self.collateral > 0
+        stamped = self.trigger >= 0
+        liquidatable = np.zeros(self.debt.size, dtype=bool)
+        liquidatable[self.liquidatable_ids()] = True
+        if np.any((stamped != liquidatable) & live):
+            bad = int(np.flatnonzero((stamped != liquidatable) & live)[0])
+            raise InvariantError(f"{self.name}: position {bad} liquidatable={liquidatable[bad]} "
+                                 f"but trigger={self.trigger[bad]}")
 
     # ------------------------------------------------------------------------------ records
     def snapshot_row(self, block) -> tuple:

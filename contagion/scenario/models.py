@@ -18,6 +18,16 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from contagion.scenario import families
+from contagion.scenario.common import (
+    Bidder,
+    FlashLoan,
+    GasPrice,
+    GeneratedPositions,
+    HealthFactorDistribution,
+    PositionSource,
+    SnapshotPositions,
+)
 from contagion.scenario.types import (
     Duration,
     Fraction,
@@ -32,7 +42,6 @@ from contagion.scenario.types import (
     PositiveInt,
     UnitInterval,
     integer_in,
-    number_in,
 )
 
 __all__ = [
@@ -72,26 +81,9 @@ __all__ = [
     "SECTIONS",
 ]
 
-GasPrice = NonNegative  # gwei
 
 
 # --------------------------------------------------------------------------- chains and assets
-class Bidder(Model):
-    """Something that sends transactions: a legacy ``gas_price`` bid, or on an EIP-1559 chain a
-    ``max_fee`` and ``priority_fee`` (both or neither; the legacy bid is used when they are unset)."""
-
-    max_fee: GasPrice | None = Field(None, description="EIP-1559 max fee, gwei (with `priority_fee`).")
-    priority_fee: GasPrice | None = Field(None, description="EIP-1559 priority fee, gwei.")
-
-    @model_validator(mode="after")
-    def _eip1559_bid(self):
-        if (self.max_fee is None) != (self.priority_fee is None):
-            raise ValueError("max_fee and priority_fee go together")
-        if self.max_fee is not None and self.priority_fee > self.max_fee:
-            raise ValueError(f"priority_fee must be <= max_fee, got {self.priority_fee:g} > {self.max_fee:g}")
-        return self
-
-
 class Halt(Model):
     """A window without blocks (a chain halt or a rollup sequencer's downtime): no block is
     produced in ``[start, end)``; the first block after it comes at ``end``."""
@@ -437,54 +429,6 @@ OracleSpec = Annotated[Union[PushOracle, OsmOracle, MedianOracle, TwapOracle, Sp
 
 
 # --------------------------------------------------------------------------------- protocols
-class HealthFactorDistribution(Model):
-    """Initial health factors: a lognormal (``median``, ``sigma``) or a uniform, truncated to
-    ``[low, high]`` by redrawing (no point mass at the bounds)."""
-
-    distribution: Literal["lognormal", "uniform"] = "lognormal"
-    median: number_in(0, None, low_open=True) | None = Field(
-        None, description="Median of the lognormal (required for `lognormal`).")
-    sigma: NonNegative = Field(0.3, description="Standard deviation of log(HF) for `lognormal`.")
-    low: Positive = Field(1.0, description="Smallest health factor drawn.")
-    high: Positive = Field(10.0, description="Largest health factor drawn.")
-
-    @model_validator(mode="after")
-    def _consistent(self):
-        if not self.high > self.low:
-            raise ValueError(f"high must be > low, got low={self.low:g}, high={self.high:g}")
-        if self.distribution == "lognormal":
-            if self.median is None:
-                raise ValueError("median is required for a lognormal distribution")
-            if not self.low <= self.median <= self.high:
-                raise ValueError(f"median must lie in [low, high], got {self.median:g}")
-        return self
-
-
-class GeneratedPositions(Model):
-    """``count`` positions drawn with the run's seed.
-
-    Debt sizes are lognormal with log-standard-deviation ``debt_sigma``, scaled so they sum to
-    ``total_debt``; each position's collateral is set from its drawn health factor at the
-    initial oracle prices: ``collateral = hf * debt * price_debt / (price_collateral * lt)``.
-    """
-
-    kind: Literal["generated"]
-    count: PositiveInt
-    total_debt: Positive = Field(description="Sum of debts, debt-asset units.")
-    debt_sigma: NonNegative = Field(1.0, description="Dispersion of log debt size.")
-    health_factor: HealthFactorDistribution
-
-
-class SnapshotPositions(Model):
-    """Positions read from a CSV or Parquet file with columns ``collateral`` and ``debt``
-    (token units); the path is relative to the scenario file."""
-
-    kind: Literal["snapshot"]
-    path: str
-
-
-PositionSource = Annotated[Union[GeneratedPositions, SnapshotPositions], Field(discriminator="kind")]
-
 
 class LendingProtocol(Model):
     """A fixed-spread lending market with one collateral and one debt asset (Aave/Compound v2).
@@ -516,19 +460,11 @@ class LendingProtocol(Model):
     positions: PositionSource
 
 
-ProtocolSpec = Annotated[Union[LendingProtocol], Field(discriminator="type")]
+PROTOCOL_MODELS = (LendingProtocol, *families.PROTOCOLS)
+ProtocolSpec = Annotated[Union[PROTOCOL_MODELS], Field(discriminator="type")]
 
 
 # ------------------------------------------------------------------------------------ agents
-class FlashLoan(Model):
-    """A flash lender: lends any amount up to its liquidity inside one transaction, repaid with
-    ``fee`` before the transaction ends (else it reverts); the fee stays with the lender."""
-
-    fee: Fraction = Field(0.0009, description="Fee, a fraction of the amount borrowed (Aave v2: 0.0009).")
-    liquidity: dict[str, NonNegative] = Field(description="Tokens the lender holds, token units per asset.")
-    gas: PositiveInt = Field(100_000, description="Extra gas of a transaction that takes flash loans.")
-
-
 class KeeperAgents(Bidder):
     """Liquidation bots. After each block (plus their reaction latency) each keeper finds the
     liquidatable positions of the protocols it watches, estimates each liquidation's profit
@@ -668,8 +604,9 @@ class AdversaryAgents(Bidder):
         0.95, description="Largest fall of the pool's price an attack's sale may cause (bounds the search).")
 
 
-AgentSpec = Annotated[Union[KeeperAgents, ArbitrageurAgents, LiquidityProviderAgents, AdversaryAgents, BorrowerAgents],
-                      Field(discriminator="kind")]
+AGENT_MODELS = (KeeperAgents, ArbitrageurAgents, LiquidityProviderAgents, AdversaryAgents, BorrowerAgents,
+                *families.AGENTS)
+AgentSpec = Annotated[Union[AGENT_MODELS], Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- scenario

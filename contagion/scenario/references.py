@@ -316,8 +316,10 @@ class _Checker:
 
     def protocols(self) -> None:
         for name, proto in self.scn.protocols.items():
-            assert isinstance(proto, LendingProtocol)
             base = f"protocols.{name}"
+            if not isinstance(proto, LendingProtocol):   # a protocol family checks its own references
+                proto.check_references(self, base)
+                continue
             chain_ok = self.ref(f"{base}.chain", proto.chain, "chains")
             coll_ok = self.ref(f"{base}.collateral", proto.collateral, "assets")
             debt_ok = self.ref(f"{base}.debt", proto.debt, "assets")
@@ -366,8 +368,9 @@ class _Checker:
                     self.ref(f"{base}.watches[{i}]", target, "pools")
             elif isinstance(agents, AdversaryAgents):
                 self.adversary(base, agents)
+            elif not isinstance(agents, ArbitrageurAgents):   # an agent of a protocol family
+                agents.check_references(self, base)
             else:
-                assert isinstance(agents, ArbitrageurAgents)
                 venue_ok = self.ref(f"{base}.venue", agents.venue, "venues")
                 for i, target in enumerate(agents.watches):
                     if not self.ref(f"{base}.watches[{i}]", target, "pools") or not venue_ok:

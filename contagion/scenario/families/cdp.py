@@ -1,0 +1,8 @@
+"""Scenario models of the cdp protocol family (see :mod:`contagion.scenario.families`)."""
+
+from __future__ import annotations
+
+__all__ = ["PROTOCOLS", "AGENTS"]
+
+PROTOCOLS: list = []
+AGENTS: list = []
