@@ -23,7 +23,7 @@ from setuptools.command.build_ext import build_ext
 DEBUG = os.environ.get("CONTAGION_CYTHON_DEBUG", "") == "1"
 FLAVOUR = "debug" if DEBUG else "release"
 BUILD_ROOT = os.path.join("build", FLAVOUR)
-KERNELS = ["amm", "liquidation"]
+KERNELS = ["amm", "liquidation", "auctions"]
 SHARED = "contagion._ext._cyutility"
 
 compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import operator
 from numbers import Real
 
 import numpy as np
 
-__all__ = ["is_scalar", "check_scalar", "as_arrays", "check_array"]
+__all__ = ["is_scalar", "check_scalar", "as_arrays", "check_array", "check_uint"]
 
 
 def is_scalar(*values: object) -> bool:
@@ -89,3 +90,19 @@ def check_array(error: type[Exception], where: str, name: str, values: np.ndarra
             bounds.append(f"{'<' if high_open else '<='} {high:g}")
         rule = " and ".join(bounds) if bounds else "finite"
         raise error(f"{where}: {name} must be finite and {rule}; element {i} is {values[i]!r}")
+
+
+def check_uint(error: type[Exception], where: str, name: str, value: object, bits: int = 256,
+               unit: str = "") -> int:
+    """``value`` as a Python int if it is an integer that fits an unsigned ``bits``-bit word (the
+    ABI check of a contract argument); else ``error`` naming ``where``, ``name`` and the value."""
+    what = f"an integer{f' ({unit})' if unit else ''}"
+    if isinstance(value, bool):
+        raise error(f"{where}: {name} must be {what}, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise error(f"{where}: {name} must be {what}, got {value!r}") from None
+    if not 0 <= v < (1 << bits):
+        raise error(f"{where}: {name} must be a uint{bits} (0 <= value < 2**{bits}), got {v}")
+    return v

@@ -159,7 +159,7 @@ def summarize(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.S
     reasons = tx["revert_reason"].fillna("")
     for name, proto in scn["protocols"].items():
         if proto.get("max_oracle_age") is not None or any(
-                scn["oracles"].get(o, {}).get("kind") == "pull" for o in proto["oracles"].values()):
+                scn["oracles"].get(o, {}).get("kind") == "pull" for o in proto.get("oracles", {}).values()):
             out[f"stale_reverts.{name}"] = int(reasons.str.startswith(f"{name}: stale").sum())
     attacks = frames.get("attacks")
     if attacks is not None and any(a["kind"] == "adversary" for a in scn["agents"].values()):

@@ -147,3 +147,216 @@ def seize_batch(const double[::1] request, const double[::1] collateral, const d
         for i in range(n):
             _seize(request[i], collateral[i], debt[i], price_ratio, liquidation_threshold,
                    close_factor, full_close_hf, bonus, &repay[i], &seized[i])
+
+
+# ============================================================================================
+# Multi-collateral accounts (money markets).
+#
+# Balances are in compressed sparse rows: account ``i`` holds collateral
+# ``coll_amount[coll_ptr[i]:coll_ptr[i+1]]`` of assets ``coll_asset[...]``, and debt likewise.
+# ``prices[a]`` is the USD price of asset ``a``; ``lt_table[c * n_assets + a]`` the liquidation
+# threshold of asset ``a`` for an account in e-mode category ``c`` (row 0: no e-mode), so
+# ``emode[i]`` selects the row.
+#     health factor = sum(coll * price * lt) / sum(debt * price)    (+inf without debt)
+# ============================================================================================
+
+cdef inline void _mm_sums(Py_ssize_t i, const int64_t* coll_ptr, const int64_t* coll_asset,
+                          const double* coll_amount, const int64_t* debt_ptr, const int64_t* debt_asset,
+                          const double* debt_amount, const int64_t* emode, const double* prices,
+                          const double* lt_table, Py_ssize_t n_assets, double* num, double* den) noexcept nogil:
+    cdef double n_ = 0.0, d_ = 0.0
+    cdef Py_ssize_t k
+    cdef int64_t a
+    cdef const double* lt = lt_table + emode[i] * n_assets
+    for k in range(coll_ptr[i], coll_ptr[i + 1]):
+        a = coll_asset[k]
+        n_ += coll_amount[k] * prices[a] * lt[a]
+    for k in range(debt_ptr[i], debt_ptr[i + 1]):
+        a = debt_asset[k]
+        d_ += debt_amount[k] * prices[a]
+    num[0] = n_
+    den[0] = d_
+
+
+cdef inline double _ratio(double num, double den) noexcept nogil:
+    return INFINITY if den <= 0.0 else num / den
+
+
+cdef inline double _mm_hf(Py_ssize_t i, const int64_t* coll_ptr, const int64_t* coll_asset,
+                          const double* coll_amount, const int64_t* debt_ptr, const int64_t* debt_asset,
+                          const double* debt_amount, const int64_t* emode, const double* prices,
+                          const double* lt_table, Py_ssize_t n_assets) noexcept nogil:
+    cdef double num = 0.0, den = 0.0
+    cdef Py_ssize_t k
+    cdef int64_t a
+    cdef const double* lt = lt_table + emode[i] * n_assets
+    for k in range(coll_ptr[i], coll_ptr[i + 1]):
+        a = coll_asset[k]
+        num += coll_amount[k] * prices[a] * lt[a]
+    for k in range(debt_ptr[i], debt_ptr[i + 1]):
+        a = debt_asset[k]
+        den += debt_amount[k] * prices[a]
+    if den <= 0.0:
+        return INFINITY
+    return num / den
+
+
+def mm_health_factors(const int64_t[::1] ids, const int64_t[::1] coll_ptr, const int64_t[::1] coll_asset,
+                      const double[::1] coll_amount, const int64_t[::1] debt_ptr, const int64_t[::1] debt_asset,
+                      const double[::1] debt_amount, const int64_t[::1] emode, const double[::1] prices,
+                      const double[::1] lt_table, double[::1] out):
+    """Health factors of accounts ``ids`` into ``out`` (same length)."""
+    cdef Py_ssize_t j, m = ids.shape[0], n_assets = prices.shape[0]
+    if m == 0:
+        return
+    with nogil:
+        for j in range(m):
+            out[j] = _mm_hf(ids[j], &coll_ptr[0], &coll_asset[0] if coll_asset.shape[0] else NULL,
+                            &coll_amount[0] if coll_amount.shape[0] else NULL, &debt_ptr[0],
+                            &debt_asset[0] if debt_asset.shape[0] else NULL,
+                            &debt_amount[0] if debt_amount.shape[0] else NULL, &emode[0], &prices[0],
+                            &lt_table[0], n_assets)
+
+
+def mm_update(const int64_t[::1] ids, const int64_t[::1] coll_ptr, const int64_t[::1] coll_asset,
+              const double[::1] coll_amount, const int64_t[::1] debt_ptr, const int64_t[::1] debt_asset,
+              const double[::1] debt_amount, const int64_t[::1] emode, const double[::1] prices,
+              const double[::1] lt_table, double[::1] num, double[::1] den, double[::1] hf, uint8_t[::1] flags,
+              int64_t[::1] entered):
+    """Recompute from the balances the sums ``num``/``den``, ``hf`` and the flags ``hf < 1`` of
+    accounts ``ids``; write the accounts whose flag turned on into ``entered`` and return how many."""
+    cdef Py_ssize_t j, m = ids.shape[0], n_assets = prices.shape[0], n_entered = 0
+    cdef int64_t i
+    cdef double h
+    if m == 0:
+        return 0
+    with nogil:
+        for j in range(m):
+            i = ids[j]
+            _mm_sums(i, &coll_ptr[0], &coll_asset[0] if coll_asset.shape[0] else NULL,
+                     &coll_amount[0] if coll_amount.shape[0] else NULL, &debt_ptr[0],
+                     &debt_asset[0] if debt_asset.shape[0] else NULL,
+                     &debt_amount[0] if debt_amount.shape[0] else NULL, &emode[0], &prices[0],
+                     &lt_table[0], n_assets, &num[i], &den[i])
+            h = _ratio(num[i], den[i])
+            hf[i] = h
+            if h < 1.0:
+                if not flags[i]:
+                    flags[i] = 1
+                    entered[n_entered] = i
+                    n_entered += 1
+            else:
+                flags[i] = 0
+    return n_entered
+
+
+def mm_shift(const int64_t[::1] entries, const int64_t[::1] owner, const double[::1] amount,
+             const int64_t[::1] emode, const double[::1] lt_table, Py_ssize_t n_assets, int64_t asset,
+             double delta, bint weighted, double[::1] acc):
+    """A price change of ``asset`` by ``delta`` (USD): for each balance entry in ``entries``,
+    ``acc[owner] += amount * delta`` (times the owner's liquidation threshold of the asset when
+    ``weighted``: collateral sums; unweighted: debt sums)."""
+    cdef Py_ssize_t j, m = entries.shape[0]
+    cdef int64_t e, i
+    if m == 0:
+        return
+    with nogil:
+        if weighted:
+            for j in range(m):
+                e = entries[j]
+                i = owner[e]
+                acc[i] += amount[e] * delta * lt_table[emode[i] * n_assets + asset]
+        else:
+            for j in range(m):
+                e = entries[j]
+                acc[owner[e]] += amount[e] * delta
+
+
+def mm_flags(const int64_t[::1] ids, const double[::1] num, const double[::1] den, double[::1] hf,
+             uint8_t[::1] flags, int64_t[::1] entered):
+    """``hf = num / den`` and the flags ``hf < 1`` of accounts ``ids``; returns how many accounts
+    entered (flag turned on), written to ``entered``."""
+    cdef Py_ssize_t j, m = ids.shape[0], n_entered = 0
+    cdef int64_t i
+    cdef double h
+    if m == 0:
+        return 0
+    with nogil:
+        for j in range(m):
+            i = ids[j]
+            h = _ratio(num[i], den[i])
+            hf[i] = h
+            if h < 1.0:
+                if not flags[i]:
+                    flags[i] = 1
+                    entered[n_entered] = i
+                    n_entered += 1
+            else:
+                flags[i] = 0
+    return n_entered
+
+
+cdef inline const int64_t* _ip(const int64_t[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef inline const double* _dp(const double[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef inline void _flag(int64_t i, const double* num, const double* den, double* hf, uint8_t* flags,
+                       int64_t* entered, Py_ssize_t* n_entered) noexcept nogil:
+    cdef double h = _ratio(num[i], den[i])
+    hf[i] = h
+    if h < 1.0:
+        if not flags[i]:
+            flags[i] = 1
+            entered[n_entered[0]] = i
+            n_entered[0] += 1
+    else:
+        flags[i] = 0
+
+
+cdef Py_ssize_t _reprice(const int64_t* coll_entries, Py_ssize_t m, const int64_t* coll_owner,
+                         const double* coll_amount, const int64_t* debt_entries, Py_ssize_t md,
+                         const int64_t* debt_owner, const double* debt_amount, const int64_t* holders,
+                         Py_ssize_t nh, const int64_t* emode, const double* lt_table, Py_ssize_t n_assets,
+                         int64_t asset, double delta, double* num, double* den, double* hf, uint8_t* flags,
+                         int64_t* entered) noexcept nogil:
+    cdef Py_ssize_t j, n_entered = 0
+    cdef int64_t e, i
+    for j in range(m):
+        e = coll_entries[j]
+        i = coll_owner[e]
+        num[i] += coll_amount[e] * delta * lt_table[emode[i] * n_assets + asset]
+        if md == 0:                      # the debt sums do not move: flag at once, in one pass
+            _flag(i, num, den, hf, flags, entered, &n_entered)
+    if md == 0:
+        return n_entered
+    for j in range(md):
+        e = debt_entries[j]
+        den[debt_owner[e]] += debt_amount[e] * delta
+    for j in range(nh):
+        _flag(holders[j], num, den, hf, flags, entered, &n_entered)
+    return n_entered
+
+
+def mm_reprice(const int64_t[::1] coll_entries, const int64_t[::1] coll_owner, const double[::1] coll_amount,
+               const int64_t[::1] debt_entries, const int64_t[::1] debt_owner, const double[::1] debt_amount,
+               const int64_t[::1] holders, const int64_t[::1] emode, const double[::1] lt_table,
+               Py_ssize_t n_assets, int64_t asset, double delta, double[::1] num, double[::1] den,
+               double[::1] hf, uint8_t[::1] flags, int64_t[::1] entered):
+    """The price of ``asset`` moved by ``delta`` (USD): shift the collateral sums of the accounts
+    holding it as collateral (``amount * delta * lt``) and the debt sums of those owing it
+    (``amount * delta``), then recompute ``hf`` and the flags of ``holders`` (the union of both);
+    returns how many accounts entered (flag turned on), written to ``entered``. One pass when no
+    account owes the asset. Each account appears at most once per side (one entry per asset)."""
+    cdef Py_ssize_t n_entered
+    if holders.shape[0] == 0:
+        return 0
+    with nogil:
+        n_entered = _reprice(_ip(coll_entries), coll_entries.shape[0], _ip(coll_owner), _dp(coll_amount),
+                             _ip(debt_entries), debt_entries.shape[0], _ip(debt_owner), _dp(debt_amount),
+                             &holders[0], holders.shape[0], &emode[0], &lt_table[0], n_assets, asset, delta,
+                             &num[0], &den[0], &hf[0], &flags[0], &entered[0])
+    return n_entered

@@ -11,6 +11,7 @@ import tempfile
 import contagion
 from contagion import kernels
 from contagion._reference import amm as ref_amm
+from contagion._reference import auctions as ref_auctions
 from contagion._reference import liquidation as ref_liquidation
 
 PURE = os.environ.get("CONTAGION_PURE_PYTHON", "").strip().lower() in {"1", "true", "yes", "on"}
@@ -29,20 +30,21 @@ def test_kernels_in_use_match_the_request():
     if PURE:
         assert kernels.COMPILED is False
         assert kernels.amm is ref_amm and kernels.liquidation is ref_liquidation
+        assert kernels.auctions is ref_auctions
     else:
         assert kernels.COMPILED is True
-        for module in (kernels.amm, kernels.liquidation):
+        for module in (kernels.amm, kernels.liquidation, kernels.auctions):
             assert module.__name__.startswith("contagion._ext.")
             assert module.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), module.__file__
 
 
 def test_default_import_uses_compiled_extensions():
     proc = _python("import contagion.kernels as k; print(k.COMPILED); print(k.amm.__file__); "
-                   "print(k.liquidation.__file__)")
+                   "print(k.liquidation.__file__); print(k.auctions.__file__)")
     assert proc.returncode == 0, proc.stderr
-    compiled, amm_file, liq_file = proc.stdout.split()
+    compiled, amm_file, liq_file, auctions_file = proc.stdout.split()
     assert compiled == "True"
-    for path in (amm_file, liq_file):
+    for path in (amm_file, liq_file, auctions_file):
         assert path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 
@@ -62,15 +64,16 @@ def test_missing_build_says_how_to_build():
 
 def test_debug_build_only_when_asked_for():
     expected = os.environ.get("CONTAGION_EXPECT_DEBUG_BUILD") == "1"
-    from contagion._ext import amm, liquidation
+    from contagion._ext import amm, auctions, liquidation
 
     assert amm.BUILD_DEBUG is expected and liquidation.BUILD_DEBUG is expected
+    assert auctions.BUILD_DEBUG is expected
 
 
 def test_compiled_and_reference_expose_the_same_functions():
-    from contagion._ext import amm, liquidation
+    from contagion._ext import amm, auctions, liquidation
 
-    for compiled, reference in ((amm, ref_amm), (liquidation, ref_liquidation)):
+    for compiled, reference in ((amm, ref_amm), (liquidation, ref_liquidation), (auctions, ref_auctions)):
         public = {n for n in dir(reference) if not n.startswith("_") and callable(getattr(reference, n))
                   and getattr(getattr(reference, n), "__module__", "") == reference.__name__}
         assert public <= set(dir(compiled)), public - set(dir(compiled))
@@ -79,4 +82,4 @@ def test_compiled_and_reference_expose_the_same_functions():
 def test_describe_reports_the_modules():
     info = contagion.kernels.describe()
     assert info["compiled"] is (not PURE)
-    assert set(info["modules"]) == {"amm", "liquidation"}
+    assert set(info["modules"]) == {"amm", "liquidation", "auctions"}

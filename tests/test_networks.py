@@ -36,7 +36,7 @@ def _models():
     """Every scenario model: those of ``models``, ``common`` and the protocol-family modules."""
     from contagion.scenario import common, families
 
-    modules = [models, common, *(getattr(families, name) for name in ("money_markets", "cdp", "perps", "options"))]
+    modules = [models, common, *(getattr(families, name) for name in ("money_markets", "pooled", "cdp", "perps", "options"))]
     names = {m.__name__ for m in modules}
     seen = {}
     for module in modules:

@@ -110,7 +110,7 @@ def test_sell_into_ignores_markets_of_another_pair():
     data["agents"]["keepers"]["sell_into"] = ["btc_pool", "uni_eth_usdc"]
     sim = contagion.Simulation(contagion.Network.from_dict(data), seed=0)
     keeper = sim.agents["keepers"][0]
-    assert [m.name for m in keeper.routes["lend"]] == ["uni_eth_usdc"]
+    assert [m.name for m in keeper.routes(sim.protocols["lend"], "ETH", "USDC")] == ["uni_eth_usdc"]
 
 
 def test_sell_into_must_name_markets():

@@ -103,3 +103,80 @@ def seize_batch(request, collateral, debt, price_ratio, liquidation_threshold, c
     healthy = ~(hf < 1.0)
     repay[:] = np.where(healthy, 0.0, r)
     seized[:] = np.where(healthy, 0.0, s)
+
+
+# ---------------------------------------------------------------------------- money markets
+def _mm_hf(i, coll_ptr, coll_asset, coll_amount, debt_ptr, debt_asset, debt_amount, emode, prices, lt_table):
+    n_assets = len(prices)
+    row = int(emode[i]) * n_assets
+    num = 0.0
+    for k in range(coll_ptr[i], coll_ptr[i + 1]):
+        a = int(coll_asset[k])
+        num += coll_amount[k] * prices[a] * lt_table[row + a]
+    den = 0.0
+    for k in range(debt_ptr[i], debt_ptr[i + 1]):
+        den += debt_amount[k] * prices[int(debt_asset[k])]
+    return math.inf if den <= 0.0 else num / den
+
+
+def mm_health_factors(ids, coll_ptr, coll_asset, coll_amount, debt_ptr, debt_asset, debt_amount, emode, prices,
+                      lt_table, out) -> None:
+    """Health factors ``sum(coll * price * lt) / sum(debt * price)`` of accounts ``ids``."""
+    for j, i in enumerate(ids):
+        out[j] = _mm_hf(int(i), coll_ptr, coll_asset, coll_amount, debt_ptr, debt_asset, debt_amount, emode, prices,
+                        lt_table)
+
+
+def mm_update(ids, coll_ptr, coll_asset, coll_amount, debt_ptr, debt_asset, debt_amount, emode, prices, lt_table,
+              num, den, hf, flags, entered) -> int:
+    """Recompute ``num`` (sum of collateral * price * lt), ``den`` (sum of debt * price), ``hf`` and
+    ``flags`` (hf < 1) of accounts ``ids`` from their balances; accounts whose flag turned on go
+    to ``entered``; returns their number."""
+    n_assets = len(prices)
+    n = 0
+    for i in ids:
+        i = int(i)
+        row = int(emode[i]) * n_assets
+        num[i] = sum(coll_amount[k] * prices[int(coll_asset[k])] * lt_table[row + int(coll_asset[k])]
+                     for k in range(coll_ptr[i], coll_ptr[i + 1]))
+        den[i] = sum(debt_amount[k] * prices[int(debt_asset[k])] for k in range(debt_ptr[i], debt_ptr[i + 1]))
+        n = _set_flag(i, num, den, hf, flags, entered, n)
+    return n
+
+
+def _set_flag(i, num, den, hf, flags, entered, n):
+    h = math.inf if den[i] <= 0.0 else num[i] / den[i]
+    hf[i] = h
+    if h < 1.0:
+        if not flags[i]:
+            flags[i] = 1
+            entered[n] = i
+            n += 1
+    else:
+        flags[i] = 0
+    return n
+
+
+def mm_shift(entries, owner, amount, emode, lt_table, n_assets, asset, delta, weighted, acc) -> None:
+    """``acc[owner[e]] += amount[e] * delta`` (times the owner's lt of ``asset`` when ``weighted``)."""
+    for e in entries:
+        i = int(owner[e])
+        w = lt_table[int(emode[i]) * n_assets + asset] if weighted else 1.0
+        acc[i] += amount[e] * delta * w
+
+
+def mm_flags(ids, num, den, hf, flags, entered) -> int:
+    """``hf = num / den`` and flags (hf < 1) for ``ids``; returns how many entered."""
+    n = 0
+    for i in ids:
+        n = _set_flag(int(i), num, den, hf, flags, entered, n)
+    return n
+
+
+def mm_reprice(coll_entries, coll_owner, coll_amount, debt_entries, debt_owner, debt_amount, holders, emode,
+               lt_table, n_assets, asset, delta, num, den, hf, flags, entered) -> int:
+    """The price of ``asset`` moved by ``delta``: shift the sums of the accounts holding it, then
+    recompute ``hf`` and the flags of ``holders``; returns how many entered."""
+    mm_shift(coll_entries, coll_owner, coll_amount, emode, lt_table, n_assets, asset, delta, True, num)
+    mm_shift(debt_entries, debt_owner, debt_amount, emode, lt_table, n_assets, asset, delta, False, den)
+    return mm_flags(holders, num, den, hf, flags, entered)

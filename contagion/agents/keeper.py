@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from contagion import kernels
 from contagion.agents.base import Agent
 from contagion.agents.flash import FlashLender
 from contagion.engine.gas import GasPolicy, price_of
@@ -71,7 +70,7 @@ class Keeper(Agent):
         super().__init__(sim, population, number, spec)
         self.markets: list["LendingMarket"] = [sim.protocols[p] for p in spec.watches]
         self.rng = sim.rng.stream(f"agents:{self.name}:latency")
-        self.routes = {m.name: self._sale_markets(m) for m in self.markets}
+        self._routes: dict[tuple, list] = {}
         self.gas = GasPolicy(spec)
         self.lender = FlashLender(sim, population, spec.flash_loan) if spec.flash_loan is not None else None
         self.live: dict[tuple, tuple] = {}     # pga: target -> (own pending tx, gas, profit in native units)
@@ -81,19 +80,23 @@ class Keeper(Agent):
                 chain.mempool.listen(self._on_pending)
         self.watch(m.chain for m in self.markets)
 
-    def _sale_markets(self, protocol: "LendingMarket") -> list:
-        """Markets (pools on the protocol's chain, venues) trading its collateral for its debt."""
-        names = self.spec.sell_into or [p.name for p in protocol.sell_into]
-        pair = {protocol.collateral_asset, protocol.debt_asset}
-        out = []
-        for name in names:
-            market = self.sim.market(name)
-            if isinstance(market, Venue):
-                if {market.base, market.quote_asset} == pair:
+    def routes(self, protocol, collateral: str, debt: str) -> list:
+        """Markets (pools on the protocol's chain, venues) where this keeper sells ``collateral``
+        for ``debt``: its ``sell_into``, or the protocol's ``liquidates_into``, that trade the pair."""
+        key = (protocol.name, collateral, debt)
+        if key not in self._routes:
+            names = self.spec.sell_into or [p.name for p in protocol.sell_into]
+            pair = {collateral, debt}
+            out = []
+            for name in names:
+                market = self.sim.market(name)
+                if isinstance(market, Venue):
+                    if {market.base, market.quote_asset} == pair:
+                        out.append(market)
+                elif pair <= set(market.assets) and market.chain is protocol.chain:
                     out.append(market)
-            elif pair <= set(market.assets) and market.chain is protocol.chain:
-                out.append(market)
-        return out or list(protocol.sell_into)
+            self._routes[key] = out
+        return self._routes[key]
 
     def reaction_delay(self) -> float:
         jitter = self.spec.latency_jitter
@@ -144,22 +147,27 @@ class Keeper(Agent):
         ids = self._candidates(market, ratio)
         if not ids.size:
             return 0
-        own = sim.ledger.balance(self.account, market.debt_asset)
-        budget = own + (self.lender.available(market.debt_asset) if self.lender is not None else 0.0)
-        if budget <= 0:
+        own_balance: dict[str, float] = {}
+        budget: dict[str, float] = {}
+        for asset in market.debt_assets():
+            own_balance[asset] = sim.ledger.balance(self.account, asset)
+            budget[asset] = own_balance[asset] + (self.lender.available(asset) if self.lender is not None else 0.0)
+        sent = 0
+        for group in market.liquidation_groups(ids, budget, ratio):
+            sent += self._act_on(market, group, own_balance[group.debt_asset], bundle,
+                                 spec.max_liquidations_per_block - sent)
+            if sent >= spec.max_liquidations_per_block:
+                break
+        return sent
+
+    def _act_on(self, market, group, own: float, bundle, limit: int) -> int:
+        """Price, rank and submit the liquidations of one (collateral, debt) group; returns how many."""
+        sim, spec = self.sim, self.spec
+        ids, repay, seize = group.ids, group.repay, group.seize
+        coll, debt_asset = group.collateral_asset, group.debt_asset
+        routes = self.routes(market, coll, debt_asset)
+        if not routes:
             return 0
-        c = np.ascontiguousarray(market.collateral[ids])
-        d = np.ascontiguousarray(market.debt[ids])
-        repay = np.empty_like(c)
-        seize = np.empty_like(c)
-        kernels.liquidation.seize_batch(np.full(ids.size, budget), c, d, ratio, market.lt,
-                                        market.close_factor, market.full_close_hf, market.bonus, repay, seize)
-        live = seize > 0
-        if not live.any():
-            return 0
-        ids, repay, seize = ids[live], repay[live], seize[live]
-        coll, debt_asset = market.collateral_asset, market.debt_asset
-        routes = self.routes[market.name]
         pools = [m for m in routes if not isinstance(m, Venue)]
         update_gas = sum(oracle.update_gas for oracle, _ in bundle)
         flash_gas = self.lender.gas if self.lender is not None else 0
@@ -191,7 +199,7 @@ class Keeper(Agent):
         native = sim.ledger.balance(self.account, chain.native_asset)
         sent = 0
         for j in order:
-            if sent >= spec.max_liquidations_per_block:
+            if sent >= limit:
                 break
             allocation, got = router.plan(float(seize[j]), spec.routing, spec.route_slices)
             borrowed = max(0.0, float(repay[j]) - own) if self.lender is not None else 0.0
@@ -207,19 +215,20 @@ class Keeper(Agent):
             prices = {name: router.output(sim.market(name), amount) / amount for name, amount in allocation.items()}
             router.commit(allocation)
             self._submit(market, int(ids[j]), float(repay[j]), float(seize[j]), allocation, prices, tx_gas,
-                         bundle, bid, before_gas / native_usd, borrowed)
+                         bundle, bid, before_gas / native_usd, borrowed, coll, debt_asset)
             native -= fee_native
             sent += 1
         return sent
 
     def _submit(self, market, position: int, repay: float, seize: float, allocation: dict[str, float],
                 unit_prices: dict[str, float], gas: int, bundle=(), bid=None, profit_native: float = 0.0,
-                borrowed: float = 0.0) -> None:
+                borrowed: float = 0.0, coll: str | None = None, debt_asset: str | None = None) -> None:
         sim = self.sim
         submitted_at = sim.env.now
         tol = self.spec.slippage_tolerance
         account, name = self.account, self.name
-        coll, debt_asset = market.collateral_asset, market.debt_asset
+        coll = market.collateral_asset if coll is None else coll
+        debt_asset = market.debt_asset if debt_asset is None else debt_asset
         shares = {m: a / seize for m, a in allocation.items()}
         pool_shares = {m: s for m, s in shares.items() if m not in sim.venues}
         venue_shares = {m: s for m, s in shares.items() if m in sim.venues}
@@ -232,7 +241,8 @@ class Keeper(Agent):
             short = max(0.0, repay - sim.ledger.balance(account, debt_asset)) if lender is not None else 0.0
             if short > 0:
                 lender.borrow(account, debt_asset, short)
-            repaid, seized = market.liquidate(account, position, repay, name)
+            repaid, seized = market.liquidate(account, position, repay, name, collateral_asset=coll,
+                                              debt_asset=debt_asset)
             got = 0.0
             for pool_name, share in pool_shares.items():
                 amount = seized * share

@@ -64,6 +64,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from contagion._validate import check_uint
 from contagion.errors import AmmError
 
 __all__ = [
@@ -148,15 +149,7 @@ def _variant(variant: str) -> str:
 
 
 def _uint(value: object, where: str, name: str) -> int:
-    if isinstance(value, bool):
-        raise AmmError(f"{where}: {name} must be an integer, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise AmmError(f"{where}: {name} must be an integer (token units), got {value!r}") from None
-    if not 0 <= v <= _UINT256_MAX:
-        raise AmmError(f"{where}: {name} must be a uint256 (0 <= value < 2**256), got {v}")
-    return v
+    return check_uint(AmmError, where, name, value, unit="token units")
 
 
 def _uints(values: Sequence[object], where: str, name: str, n: int | None = None) -> list[int]:

@@ -18,9 +18,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from contagion.engine.chain import Block
     from contagion.engine.simulation import Simulation
 
-__all__ = ["Protocol", "PROTOCOL_ROW_NAN"]
+__all__ = ["Protocol", "LiquidationGroup"]
 
-PROTOCOL_ROW_NAN = math.nan
+
+class LiquidationGroup:
+    """Liquidation candidates of one (collateral, debt) pair for a given budget: account ``ids``,
+    the ``repay`` each would make (debt-asset units) and the ``seize`` the liquidator would
+    receive (collateral units), as arrays."""
+
+    def __init__(self, collateral_asset: str, debt_asset: str, ids, repay, seize):
+        self.collateral_asset = collateral_asset
+        self.debt_asset = debt_asset
+        self.ids = ids
+        self.repay = repay
+        self.seize = seize
 
 
 class Protocol:
@@ -52,3 +63,27 @@ class Protocol:
 
     def check(self) -> None:
         """Raise :class:`~contagion.errors.InvariantError` if the book disagrees with the ledger."""
+
+
+def stamp_triggers(protocol, old: float, new: float, update_id: int, exogenous: float) -> None:
+    """After an oracle update moved a sorted-index protocol's price from ``old`` to ``new``: stamp
+    the positions that became liquidatable with ``update_id`` (and whether they would have been at
+    the exogenous price ``exogenous``), clear the stamps of those that stopped being so, and journal
+    both for a reverted block. ``protocol`` has ``index`` (a :class:`LiquidationIndex`),
+    ``trigger``, ``induced``, ``keys(ids)`` and ``sim``."""
+    journal = protocol.sim.journal
+    trigger, induced = protocol.trigger, protocol.induced
+    entered = protocol.index.entered(old, new)
+    if entered.size:
+        fresh = entered[trigger[entered] < 0].copy()
+        if fresh.size:
+            trigger[fresh] = update_id
+            induced[fresh] = protocol.keys(fresh) <= exogenous
+            journal.record(lambda: (trigger.__setitem__(fresh, -1), induced.__setitem__(fresh, False)))
+    left = protocol.index.left(old, new)
+    if left.size:
+        left = left.copy()
+        previous = trigger[left].copy(), induced[left].copy()
+        trigger[left] = -1
+        induced[left] = False
+        journal.record(lambda: (trigger.__setitem__(left, previous[0]), induced.__setitem__(left, previous[1])))

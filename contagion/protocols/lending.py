@@ -35,7 +35,7 @@ import numpy as np
 from contagion import kernels
 from contagion.engine.chain import Revert
 from contagion.errors import InvariantError
-from contagion.protocols.base import Protocol
+from contagion.protocols.base import LiquidationGroup, Protocol, stamp_triggers
 from contagion.liquidation import LiquidationIndex
 from contagion.protocols.positions import generate_positions, read_snapshot
 from contagion.scenario.models import GeneratedPositions, LendingProtocol
@@ -163,25 +163,7 @@ class LendingMarket(Protocol):
             return
         old, new = self.ratio, self.price_ratio()
         self._set_ratio(new)
-        journal = self.sim.journal
-        entered = self.index.entered(old, new)
-        if entered.size:
-            fresh = entered[self.trigger[entered] < 0]
-            if fresh.size:
-                fresh = fresh.copy()
-                keys = self.keys(fresh)
-                self.trigger[fresh] = update.update_id
-                self.induced[fresh] = keys <= self.exogenous_ratio()
-                journal.record(lambda: (self.trigger.__setitem__(fresh, -1),
-                                        self.induced.__setitem__(fresh, False)))
-        left = self.index.left(old, new)
-        if left.size:
-            left = left.copy()
-            previous = self.trigger[left].copy(), self.induced[left].copy()
-            self.trigger[left] = -1
-            self.induced[left] = False
-            journal.record(lambda: (self.trigger.__setitem__(left, previous[0]),
-                                    self.induced.__setitem__(left, previous[1])))
+        stamp_triggers(self, old, new, update.update_id, self.exogenous_ratio())
 
     def _set_ratio(self, value: float) -> None:
         old = self.ratio
@@ -206,14 +188,40 @@ class LendingMarket(Protocol):
         return self.written_off + float(gap[gap > 0].sum())
 
     # -------------------------------------------------------------------------- liquidation
-    def liquidate(self, liquidator: str, position: int, repay_request: float, agent: str) -> tuple[float, float]:
+    def debt_assets(self) -> list[str]:
+        return [self.debt_asset]
+
+    def liquidation_groups(self, ids: np.ndarray, budget: dict[str, float], ratio: float | None = None) -> list:
+        """The candidates ``ids`` as one :class:`~contagion.protocols.base.LiquidationGroup`, each
+        repaying what the close factor and ``budget[debt asset]`` allow at price ratio ``ratio``."""
+        money = budget.get(self.debt_asset, 0.0)
+        if money <= 0 or not ids.size:
+            return []
+        ratio = self.ratio if ratio is None else ratio
+        c = np.ascontiguousarray(self.collateral[ids])
+        d = np.ascontiguousarray(self.debt[ids])
+        repay = np.empty_like(c)
+        seize = np.empty_like(c)
+        kernels.liquidation.seize_batch(np.full(ids.size, money), c, d, ratio, self.lt, self.close_factor,
+                                        self.full_close_hf, self.bonus, repay, seize)
+        live = seize > 0
+        if not live.any():
+            return []
+        return [LiquidationGroup(self.collateral_asset, self.debt_asset, ids[live], repay[live], seize[live])]
+
+    def liquidate(self, liquidator: str, position: int, repay_request: float, agent: str,
+                  collateral_asset: str | None = None, debt_asset: str | None = None) -> tuple[float, float]:
         """Liquidate ``position`` inside the current transaction; returns ``(repaid, seized)``.
 
         Reverts if a price it reads is stale, if the position is unknown, has no collateral, or
         is healthy at the current on-chain prices. The liquidator pays the debt asset and
-        receives the collateral.
+        receives the collateral. ``collateral_asset`` and ``debt_asset``, when given, must be the
+        market's (the interface is shared with multi-asset markets).
         """
         sim = self.sim
+        if (collateral_asset or self.collateral_asset, debt_asset or self.debt_asset) != \
+                (self.collateral_asset, self.debt_asset):
+            raise Revert(f"{self.name}: the market lends {self.debt_asset} against {self.collateral_asset}")
         self.check_oracles()
         i = int(position)
         if not 0 <= i < self.debt.size:

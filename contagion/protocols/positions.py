@@ -25,13 +25,15 @@ import pandas as pd
 from contagion.errors import ScenarioError
 from contagion.scenario.models import GeneratedPositions, HealthFactorDistribution
 
-__all__ = ["draw_health_factors", "generate_positions", "read_snapshot"]
+__all__ = ["draw_health_factors", "draw_truncated", "generate_positions", "read_snapshot"]
 
 _MAX_REDRAWS = 200
 
 
-def draw_health_factors(spec: HealthFactorDistribution, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` health factors from ``spec``, truncated to ``[low, high]`` by redrawing."""
+def draw_truncated(spec, n: int, rng: np.random.Generator, what: str = "health_factor") -> np.ndarray:
+    """``n`` values from a truncated ``spec`` (``distribution`` lognormal with ``median`` and
+    ``sigma`` of the log, or uniform, on ``[low, high]``), out-of-range draws redrawn; ``what``
+    names the key in the error when the distribution has too little mass inside."""
 
     def draw(k: int) -> np.ndarray:
         if spec.distribution == "uniform":
@@ -46,8 +48,13 @@ def draw_health_factors(spec: HealthFactorDistribution, n: int, rng: np.random.G
             return values
         values[bad] = draw(count)
     raise ScenarioError(
-        "health_factor: the distribution puts too little mass inside [low, high] "
+        f"{what}: the distribution puts too little mass inside [low, high] "
         f"(median {spec.median}, sigma {spec.sigma}, low {spec.low}, high {spec.high})")
+
+
+def draw_health_factors(spec: HealthFactorDistribution, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` health factors from ``spec``, truncated to ``[low, high]`` by redrawing."""
+    return draw_truncated(spec, n, rng, "health_factor")
 
 
 def generate_positions(spec: GeneratedPositions, rng: np.random.Generator, price_ratio: float,

@@ -357,8 +357,13 @@ class _Checker:
             for key in agents.inventory:
                 self.ref(f"{base}.inventory.{key}", key, "assets")
             if isinstance(agents, (KeeperAgents, BorrowerAgents)):
+                # keepers liquidate fixed-spread books; borrowers defend single-pair positions
+                types = KEEPER_PROTOCOLS if isinstance(agents, KeeperAgents) else ("lending",)
                 for i, target in enumerate(agents.watches):
-                    self.ref(f"{base}.watches[{i}]", target, "protocols")
+                    if self.ref(f"{base}.watches[{i}]", target, "protocols") and \
+                            self.scn.protocols[target].type not in types:
+                        self.add(f"{base}.watches[{i}]", f"must be a protocol of type {', '.join(types)} "
+                                 f"(it is {self.scn.protocols[target].type})", target)
                 for i, market in enumerate(getattr(agents, "sell_into", None) or []):
                     if market_assets(self.scn, market) is None:
                         self.add(f"{base}.sell_into[{i}]", "must name a pool or a venue "
@@ -380,6 +385,10 @@ class _Checker:
                         self.add(f"{base}.watches[{i}]",
                                  f"the pool's pair {pool.assets[0]}/{pool.assets[1]} is not the venue "
                                  f"{agents.venue}'s pair {venue.asset}/{venue.quote}", target)
+
+
+# protocol types a `kind: keeper` population can liquidate (fixed-spread liquidations)
+KEEPER_PROTOCOLS = ("lending", "aave_v2", "aave_v3", "compound_v2")
 
 
 def check_references(scn: Scenario, base_dir: Path) -> list[Problem]:

@@ -9,9 +9,9 @@ Models may define ``check_references(self, checker, base)`` (cross-references, s
 :mod:`contagion.scenario.common` and :mod:`contagion.scenario.types`, not ``models``.
 """
 
-from contagion.scenario.families import cdp, money_markets, options, perps
+from contagion.scenario.families import cdp, money_markets, options, perps, pooled
 
-PROTOCOLS = [*money_markets.PROTOCOLS, *cdp.PROTOCOLS, *perps.PROTOCOLS, *options.PROTOCOLS]
-AGENTS = [*money_markets.AGENTS, *cdp.AGENTS, *perps.AGENTS, *options.AGENTS]
+PROTOCOLS = [*money_markets.PROTOCOLS, *pooled.PROTOCOLS, *cdp.PROTOCOLS, *perps.PROTOCOLS, *options.PROTOCOLS]
+AGENTS = [*money_markets.AGENTS, *pooled.AGENTS, *cdp.AGENTS, *perps.AGENTS, *options.AGENTS]
 
 __all__ = ["PROTOCOLS", "AGENTS"]
