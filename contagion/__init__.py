@@ -7,6 +7,7 @@ Quick use::
     res = contagion.run(net, seed=1)
     res.summary()
     res.save("runs/minimal")
+    table = contagion.sweep(net, grid={"oracles.eth_usd.heartbeat": ["10min", "1h"]}, seeds=8)
 
 The mechanism math is importable on its own: :mod:`contagion.amm`, :mod:`contagion.liquidation`,
 :mod:`contagion.oracle_rules`.
@@ -24,6 +25,7 @@ from contagion.errors import (
 )
 from contagion.network import Network, load_network
 from contagion.results import Result, load_result
+from contagion.experiment import load_sweep, sweep
 
 __all__ = [
     "__version__",
@@ -32,6 +34,8 @@ __all__ = [
     "load_network",
     "Simulation",
     "run",
+    "sweep",
+    "load_sweep",
     "Result",
     "load_result",
     "ContagionError",

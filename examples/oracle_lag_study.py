@@ -10,8 +10,11 @@ latency, run the scenario (same seed) and measure
   price path first crossed its initial liquidation price to its first liquidation (median over
   positions) — how long the protocol took to act on a loss the market had already made.
 
-Writes ``study.csv`` (one row per run) and ``study.png`` (the three outcomes against the mean
-error of the answer, coloured by heartbeat) into ``--out``.
+The combinations run as one :func:`contagion.sweep` (in parallel worker processes by default),
+which keeps every run's tables in ``--out/sweep/`` so that the time to liquidation can be
+computed from them afterwards; run the script again with the same options and finished runs are
+not repeated. Writes ``study.csv`` (one row per run) and ``study.png`` (the three outcomes
+against the mean error of the answer, coloured by heartbeat) into ``--out``.
 
     python examples/oracle_lag_study.py --scenario networks/minimal.yaml --out runs/oracle-lag
     python examples/oracle_lag_study.py --quick          # 2 x 2 x 1 grid, shorter run
@@ -20,13 +23,13 @@ error of the answer, coloured by heartbeat) into ``--out``.
 from __future__ import annotations
 
 import argparse
-import itertools
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import contagion
+from contagion.experiment import SweepStore
 
 GRID = {
     "heartbeat": ["10min", "1h", "3h"],
@@ -56,24 +59,26 @@ def time_to_liquidation(res: contagion.Result, protocol: str, venue: str) -> flo
     return float(np.median(waits)) if waits else float("nan")
 
 
-def run_study(scenario: Path, grid: dict, seed: int, until: str | None) -> pd.DataFrame:
+def run_study(scenario: Path, grid: dict, seed: int, until: str | None, out: Path, *,
+              executor: str = "processes", workers: int | None = None) -> pd.DataFrame:
     net = contagion.load_network(scenario)
     oracle = next(name for name, o in net.scenario.oracles.items() if o.kind == "push")
     protocol = next(iter(net.scenario.protocols))
     venue = net.scenario.oracles[oracle].sources[0]
+    keys = {name: f"oracles.{oracle}.{name}" for name in grid}
+    table = contagion.sweep(net, grid={keys[name]: values for name, values in grid.items()}, seeds=[seed],
+                            until=until, executor=executor, workers=workers, out=out / "sweep", keep_tables=True,
+                            progress=True)
+    store = SweepStore(out / "sweep")
     rows = []
-    for heartbeat, threshold, latency in itertools.product(*grid.values()):
-        overrides = {f"oracles.{oracle}.heartbeat": heartbeat,
-                     f"oracles.{oracle}.deviation_threshold": threshold,
-                     f"oracles.{oracle}.latency": latency}
-        res = contagion.run(net, seed=seed, until=until, overrides=overrides)
-        s = res.summary()
-        rows.append({"heartbeat": heartbeat, "deviation_threshold": threshold, "latency": latency,
-                     "oracle_updates": s[f"oracle_updates.{oracle}"], "lag_s": s[f"oracle_lag_s.{oracle}"],
-                     "answer_error": s[f"oracle_error.{oracle}"], "liquidated_debt_usd": s["liquidated_debt_usd"],
-                     "bad_debt_usd": s["bad_debt_usd"],
-                     "time_to_liquidation_s": time_to_liquidation(res, protocol, venue)})
-        print(rows[-1], flush=True)
+    for _, run in table.iterrows():
+        ok = run["status"] == "ok"
+        wait = time_to_liquidation(store.result(run["run_key"]), protocol, venue) if ok else float("nan")
+        rows.append({**{name: run[keys[name]] for name in grid},
+                     "oracle_updates": run[f"oracle_updates.{oracle}"], "lag_s": run[f"oracle_lag_s.{oracle}"],
+                     "answer_error": run[f"oracle_error.{oracle}"], "liquidated_debt_usd": run["liquidated_debt_usd"],
+                     "bad_debt_usd": run["bad_debt_usd"], "time_to_liquidation_s": wait})
+        print(rows[-1] if ok else f"run {run['run_id']} failed: {run['error']}", flush=True)
     return pd.DataFrame(rows)
 
 
@@ -104,9 +109,12 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/oracle-lag"))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a 2 x 2 x 1 grid over one simulated hour")
+    parser.add_argument("--executor", choices=("processes", "serial", "dask"), default="processes")
+    parser.add_argument("--workers", type=int, help="worker processes (default: the CPUs available)")
     args = parser.parse_args(argv)
-    table = run_study(args.scenario, QUICK if args.quick else GRID, args.seed, "1h" if args.quick else None)
     args.out.mkdir(parents=True, exist_ok=True)
+    table = run_study(args.scenario, QUICK if args.quick else GRID, args.seed, "1h" if args.quick else None,
+                      args.out, executor=args.executor, workers=args.workers)
     table.to_csv(args.out / "study.csv", index=False)
     plot(table, args.out / "study.png")
     print(f"wrote {args.out / 'study.csv'} and {args.out / 'study.png'}")
