@@ -361,3 +361,86 @@ def test_compound_amounts_agree_with_the_seize_formula(tmp_path):
         assert got[1:] == pytest.approx(want[1:], rel=1e-12)
         checked += 1
     assert checked > 5
+
+
+# ------------------------------------------------------------------------ Aave v3 isolation mode
+def isolated_reserves(ceiling=50_000.0):
+    reserves = {k: dict(v) for k, v in RESERVES.items()}
+    reserves["WBTC"].update(isolated=True, debt_ceiling=ceiling)
+    reserves["USDC"]["borrowable_in_isolation"] = True
+    return reserves
+
+
+def test_isolation_debt_falls_by_each_repayment_and_a_revert_restores_it(tmp_path):
+    # account 0 is isolated on WBTC: 0.5 BTC ($30,000 * 0.75 = $22,500) against $24,000 USDC
+    rows = [(0, "WBTC", "collateral", 0.5), (0, "USDC", "debt", 24_000.0),
+            (1, "WBTC", "collateral", 0.1), (1, "USDC", "debt", 1_000.0),
+            (2, "WETH", "collateral", 10.0), (2, "USDC", "debt", 17_000.0)]
+    sim, mm = market(tmp_path, rows, reserves=isolated_reserves())
+    k = mm.asset_index["WBTC"]
+    assert list(mm.isolated_on) == [k, k, -1]
+    assert mm.isolation_debt[k] == 25_000.0
+    tx = liquidate(sim, mm, 0, 5_000.0, "WBTC", "USDC")
+    assert tx.status == "included" and tx.result[0] == 5_000.0
+    assert mm.isolation_debt[k] == 20_000.0
+    liquidate(sim, mm, 2, 1e12, "WETH", "USDC")                       # not isolated: no change
+    assert mm.isolation_debt[k] == 20_000.0
+
+    def fail_after(b):
+        mm.liquidate("liq", 0, 2_000.0, "test", "WBTC", "USDC")
+        raise Revert("later step fails")
+    tx = sim.chains["ethereum"].submit(sender="liq", agent_type="test", kind="liquidation", gas_used=300_000,
+                                       gas_price=1, action=fail_after)
+    sim.run(sim.env.now + 12)
+    assert tx.status == "reverted" and mm.isolation_debt[k] == 20_000.0
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([(0, "WBTC", "collateral", 0.5), (0, "WETH", "collateral", 1.0), (0, "USDC", "debt", 1_000.0)],
+     r"account 0 uses isolated collateral WBTC with other collateral \(WETH\)"),
+    ([(7, "WBTC", "collateral", 0.5), (7, "WETH", "debt", 1.0)],
+     r"account 7 is isolated on WBTC and owes WETH, which is not borrowable_in_isolation"),
+    ([(0, "WBTC", "collateral", 1.0), (0, "USDC", "debt", 30_000.0), (1, "WBTC", "collateral", 1.0),
+      (1, "USDC", "debt", 30_000.0)],
+     r"accounts isolated on WBTC owe 60,000.00, above protocols.mm.reserves.WBTC.debt_ceiling \(50,000.00\)"),
+])
+def test_snapshots_that_break_isolation_rules_are_clear_errors(tmp_path, rows, message):
+    with pytest.raises(contagion.ScenarioError, match=r"book.csv: protocols.mm.accounts.path: " + message):
+        market(tmp_path, rows, reserves=isolated_reserves())
+
+
+def test_isolation_settings_are_validated(tmp_path):
+    rows = [(0, "WETH", "collateral", 10.0), (0, "USDC", "debt", 1_000.0)]
+    reserves = isolated_reserves()
+    reserves["WETH"]["debt_ceiling"] = 1e6
+    with pytest.raises(contagion.ScenarioError, match=r"reserves.WETH.debt_ceiling applies to isolated assets only"):
+        scenario(tmp_path, rows, reserves=reserves)
+    with pytest.raises(contagion.ScenarioError, match=r"isolation mode is an Aave v3 feature, not one of compound_v2"):
+        scenario(tmp_path, rows, family="compound_v2", reserves=isolated_reserves())
+
+
+def test_generated_isolated_accounts_hold_one_collateral_and_borrow_in_isolation(tmp_path):
+    reserves = isolated_reserves(ceiling=None)
+    data = scenario(tmp_path, [(0, "WETH", "collateral", 1.0), (0, "USDC", "debt", 1.0)], reserves=reserves).to_dict()
+    data["protocols"]["mm"]["accounts"] = {
+        "kind": "generated", "count": 3000, "total_debt_usd": 3e7, "collateral": {"WETH": 0.5, "WBTC": 0.5},
+        "debt": {"USDC": 0.5, "WETH": 0.5}, "collaterals_per_account": 2,
+        "health_factor": {"distribution": "lognormal", "median": 1.5, "sigma": 0.2, "low": 1.01, "high": 4}}
+    sim = contagion.Simulation(contagion.Network.from_dict(data, base_dir=tmp_path), seed=3)
+    mm = sim.protocols["mm"]
+    k, usdc = mm.asset_index["WBTC"], mm.asset_index["USDC"]
+    iso = np.flatnonzero(mm.isolated_on == k)
+    assert 0.3 * mm.n_accounts < iso.size < 0.7 * mm.n_accounts
+    owed = 0.0
+    for i in iso:
+        assert list(mm.balances(i, "collateral")) == [k]
+        debts = mm.balances(i, "debt")
+        assert list(debts) == [usdc]
+        owed += debts[usdc]
+    assert mm.isolation_debt[k] == pytest.approx(owed, rel=1e-12)
+    # accounts not isolated borrow both debt assets
+    others = np.flatnonzero(mm.isolated_on < 0)
+    assert {a for i in others for a in mm.balances(i, "debt")} == {usdc, mm.asset_index["WETH"]}
+    data["protocols"]["mm"]["reserves"]["USDC"]["borrowable_in_isolation"] = False
+    with pytest.raises(contagion.ScenarioError, match=r"need a debt asset with borrowable_in_isolation: true"):
+        contagion.Network.from_dict(data, base_dir=tmp_path)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,7 +18,7 @@ import yaml
 
 import contagion
 from contagion.experiment import RunFailedWarning, SweepError, SweepStore, load_sweep
-from _support import REPO, small_scenario
+from _support import small_scenario
 
 FEE = "pools.uni_eth_usdc.fee"
 HEARTBEAT = "oracles.eth_usd.heartbeat"
@@ -94,8 +95,9 @@ def test_killed_sweep_resumes_to_the_same_table(complete, tmp_path):
             contagion.sweep(net, grid={GRID!r}, seeds={SEEDS}, executor="serial", out={str(out)!r}, on_run=hook)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ,
-                                 "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
+                            env={**os.environ,                 # the contagion this test imported
+                                 "PYTHONPATH": os.pathsep.join([str(Path(contagion.__file__).parent.parent),
+                                                                os.environ.get("PYTHONPATH", "")])})
     try:
         lines = []
         deadline = time.monotonic() + 120

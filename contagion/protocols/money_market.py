@@ -53,7 +53,7 @@ from contagion.engine.chain import Revert
 from contagion.errors import InvariantError, ScenarioError
 from contagion.protocols.base import LiquidationGroup, Protocol
 from contagion.protocols.positions import draw_health_factors
-from contagion.scenario.families.money_markets import GeneratedAccounts, MoneyMarketProtocol
+from contagion.scenario.families.money_markets import GeneratedAccounts, MoneyMarketProtocol, SnapshotAccounts
 
 if TYPE_CHECKING:  # pragma: no cover
     from contagion.engine.simulation import Simulation
@@ -147,7 +147,50 @@ class MoneyMarket(Protocol):
             ledger.mint(self.account, asset, held + self.spec.reserves[asset].liquidity)
             ledger.mint(self.borrowers, asset, owed)
         self.idle = np.array([r.liquidity for r in self.spec.reserves.values()])
+        self._isolation()
         self.ready = True
+
+    def _isolation(self) -> None:
+        """Aave v3 isolation mode: ``isolated_on[i]`` is the isolated collateral asset account ``i``
+        uses (its only collateral), or -1; ``isolation_debt[k]`` the debt (debt-token units) of the
+        accounts isolated on asset ``k``. Checks the book against the mode's rules and ceilings."""
+        n, reserves = self.n_accounts, list(self.spec.reserves.values())
+        self.isolated_on = np.full(n, -1, dtype=np.int64)
+        self.isolation_debt = np.zeros(len(self.assets))
+        iso_assets = [k for k, r in enumerate(reserves) if r.isolated]
+        if not iso_assets:
+            return
+        src = self.spec.accounts
+        snapshot = isinstance(src, SnapshotAccounts)
+        where = (f"{self.sim.base_dir / src.path}: protocols.{self.name}.accounts.path" if snapshot
+                 else f"protocols.{self.name}.accounts")
+
+        def label(i: int):
+            return self.account_ids[i] if snapshot else i
+        for k in iso_assets:
+            for e in self.coll_entries[k]:
+                i = int(self.coll_owner[e])
+                if self.coll_amount[e] <= 0.0:
+                    continue
+                lo, hi = self.coll_ptr[i], self.coll_ptr[i + 1]
+                others = [self.assets[a] for a, x in zip(self.coll_asset[lo:hi], self.coll_amount[lo:hi])
+                          if a != k and x > 0.0 and reserves[a].liquidation_threshold > 0]
+                if others:
+                    raise ScenarioError(f"{where}: account {label(i)} uses isolated collateral {self.assets[k]} with other "
+                                        f"collateral ({', '.join(others)}): isolation mode allows it alone")
+                self.isolated_on[i] = k
+                lo, hi = self.debt_ptr[i], self.debt_ptr[i + 1]
+                for a, x in zip(self.debt_asset[lo:hi], self.debt_amount[lo:hi]):
+                    if x > 0.0 and not reserves[a].borrowable_in_isolation:
+                        raise ScenarioError(f"{where}: account {label(i)} is isolated on {self.assets[k]} and owes "
+                                            f"{self.assets[a]}, which is not borrowable_in_isolation")
+                    self.isolation_debt[k] += x
+        for k in iso_assets:
+            ceiling = reserves[k].debt_ceiling
+            if ceiling is not None and self.isolation_debt[k] > ceiling:
+                raise ScenarioError(
+                    f"{where}: accounts isolated on {self.assets[k]} owe {self.isolation_debt[k]:,.2f}, above "
+                    f"protocols.{self.name}.reserves.{self.assets[k]}.debt_ceiling ({ceiling:,.2f})")
 
     def _book(self):
         return (self.coll_ptr, self.coll_asset, self.coll_amount, self.debt_ptr, self.debt_asset, self.debt_amount,
@@ -166,6 +209,12 @@ class MoneyMarket(Protocol):
         d_weights = np.array([src.debt[a] for a in d_names])
         d_weights /= d_weights.sum()
         debt_pick = rng.choice(len(d_names), size=n, p=d_weights)
+        reserves = self.spec.reserves
+        if any(reserves[a].isolated for a in c_names):
+            # accounts isolated on a collateral borrow among the assets borrowable in isolation
+            iso_ok = np.array([reserves[a].borrowable_in_isolation for a in d_names])
+            iso_weights = np.where(iso_ok, d_weights, 0.0)
+            iso_pick = rng.choice(len(d_names), size=n, p=iso_weights / iso_weights.sum())
         k_max = min(src.collaterals_per_account, len(c_names))
         extra = rng.random((n, max(k_max - 1, 0))) < 0.5
         order_keys = rng.random((n, len(c_names))) ** (1.0 / c_weights)   # weighted sampling without replacement
@@ -175,11 +224,12 @@ class MoneyMarket(Protocol):
         coll_rows, debt_rows, emode = [], [], []
         for i in range(n):
             k = 1 + int(extra[i].sum()) if k_max > 1 else 1
-            if self.spec.reserves[c_names[orders[i, 0]]].isolated:
+            isolated = reserves[c_names[orders[i, 0]]].isolated
+            if isolated:
                 k = 1                                           # isolation mode: that collateral alone
             picks = [self.asset_index[c_names[j]] for j in orders[i, :k]
-                     if j == orders[i, 0] or not self.spec.reserves[c_names[j]].isolated]
-            debt_k = self.asset_index[d_names[debt_pick[i]]]
+                     if j == orders[i, 0] or not reserves[c_names[j]].isolated]
+            debt_k = self.asset_index[d_names[iso_pick[i] if isolated else debt_pick[i]]]
             cat = self._emode_for(picks, debt_k) if emode_draw[i] < src.emode_share else 0
             lt = self.lt_table[cat, picks]
             shares = shares_raw[i, :len(picks)] / shares_raw[i, :len(picks)].sum()
@@ -216,6 +266,7 @@ class MoneyMarket(Protocol):
         if (table["amount"] < 0).any():
             raise ScenarioError(f"{file}: {where}: amount must be >= 0")
         ids = sorted(set(table["account"]))
+        self.account_ids = ids
         index = {a: i for i, a in enumerate(ids)}
         coll_rows = [[] for _ in ids]
         debt_rows = [[] for _ in ids]
@@ -499,6 +550,11 @@ class MoneyMarket(Protocol):
             ledger.transfer(self.account, self.treasury, coll_name, share)
         self._change(i, c, d, to_liquidator + share, repaid)
         self._set_idle(d, repaid)
+        if self.isolated_on[i] >= 0:       # IsolationModeLogic: the isolated debt falls by the repayment
+            k = int(self.isolated_on[i])
+            old_iso = float(self.isolation_debt[k])
+            self.isolation_debt[k] = max(0.0, old_iso - repaid)
+            sim.journal.record(lambda: self.isolation_debt.__setitem__(k, old_iso))
         trigger, induced = int(self.trigger[i]), bool(self.induced[i])
         self._refresh(np.array([i], dtype=np.int64))
         update = sim.oracle_updates.get(trigger)

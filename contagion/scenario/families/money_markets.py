@@ -45,7 +45,13 @@ class Reserve(Model):
     liquidity: NonNegative = Field(0.0, description="Lenders' idle liquidity of the asset, token units.")
     emode_category: str | None = Field(None, description="Aave v3 e-mode category the asset belongs to.")
     isolated: bool = Field(False, description="Aave v3 isolation mode: an account using it as collateral can "
-                                              "hold no other collateral.")
+                                              "hold no other collateral and borrow only assets borrowable in "
+                                              "isolation.")
+    debt_ceiling: NonNegative | None = Field(
+        None, description="Aave v3, isolated assets: most debt (debt-token units, the contract's 2-decimal "
+                          "ceiling) that accounts isolated on this asset may owe together; none: no ceiling.")
+    borrowable_in_isolation: bool = Field(
+        False, description="Aave v3: accounts in isolation mode may borrow this asset.")
 
     @model_validator(mode="after")
     def _ltv_below_threshold(self):
@@ -130,6 +136,17 @@ class MoneyMarketProtocol(Model):
 
     @model_validator(mode="after")
     def _consistent(self):
+        isolated = [name for name, r in self.reserves.items() if r.isolated]
+        for name, reserve in self.reserves.items():
+            if reserve.debt_ceiling is not None and not reserve.isolated:
+                raise ValueError(f"reserves.{name}.debt_ceiling applies to isolated assets only (set isolated: true)")
+            if self.type != "aave_v3" and (reserve.isolated or reserve.borrowable_in_isolation):
+                raise ValueError(f"reserves.{name}: isolation mode is an Aave v3 feature, not one of {self.type}")
+        if isolated and isinstance(self.accounts, GeneratedAccounts):
+            if any(a in self.accounts.collateral for a in isolated) and not any(
+                    a in self.reserves and self.reserves[a].borrowable_in_isolation for a in self.accounts.debt):
+                raise ValueError(f"accounts.debt: accounts isolated on {', '.join(isolated)} need a debt asset "
+                                 "with borrowable_in_isolation: true")
         for name, reserve in self.reserves.items():
             if reserve.emode_category is not None and reserve.emode_category not in self.emode:
                 raise ValueError(f"reserves.{name}.emode_category {reserve.emode_category!r} is not one of "
