@@ -44,6 +44,17 @@ scenarios):
 ``attacks``, ``attack_profit_usd``, ``attack_liquidations``, ``attacks_failed``
     Oracle-manipulation attacks executed, their total profit net of gas (USD at the prices before
     each attack), the liquidations they made, and attacks sent that reverted or were dropped.
+Per protocol family, where losses went (debt-asset units unless named USD):
+``auction_shortfall.<maker>``, ``auction_recovery.<maker>``, ``debt_auctions.<maker>``, ``governance_minted.<maker>``
+    Collateral auctions (flip, clip): the sum over auctions of ``max(0, due - raised)``, and
+    raised / due over all of them; debt auctions started and governance tokens they minted.
+``insurance_fund_drawdown.<perps>``, ``adl.<perps>``
+    Fall of the insurance fund from its start to its lowest; auto-deleveraging fills.
+``reserves_drawdown.<comet>``, ``absorbs.<comet>``, ``collateral_bought_base.<comet>``
+    Fall of the reserves from their start to their lowest; accounts absorbed; base paid by
+    ``buyCollateral``.
+``debt_offset.<liquity>``, ``debt_redistributed.<liquity>``
+    Debt cancelled against the stability pool, and debt redistributed to the other troves.
 ``gas_usd.<agent type>``, ``reverted_tx``
     Gas paid by each kind of agent; transactions that reverted.
 ``inclusion_delay_s.<agent type>``, ``inclusion_delay_max_s.<agent type>``
@@ -169,8 +180,56 @@ def summarize(frames: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> pd.S
         out["attack_liquidations"] = int(done["liquidations"].sum())
         out["attacks_failed"] = int((attacks["status"] != "included").sum())
 
+    out.update(_family_metrics(frames, scn))
     out.update(_indicators(frames, scn, manifest["initial_price_ratio"], manifest["initial_pools"]))
     return pd.Series(out, name=scn["name"], dtype=object)
+
+
+def _rows(frames: dict[str, pd.DataFrame], table: str, protocol: str) -> pd.DataFrame:
+    frame = frames.get(table)
+    if frame is None or frame.empty:
+        return pd.DataFrame()
+    return frame[frame["protocol"] == protocol]
+
+
+def _family_metrics(frames: dict[str, pd.DataFrame], scn: dict) -> dict[str, float]:
+    """Where the losses of protocols that do not sell collateral at a fixed spread went (see the
+    module docstring)."""
+    out: dict[str, float] = {}
+    for name, proto in scn["protocols"].items():
+        kind = proto["type"]
+        if kind == "maker":
+            auctions = _rows(frames, "auctions", name)
+            sales = auctions[auctions["house"].isin(["flip", "clip"])] if len(auctions) else auctions
+            due = paid = 0.0
+            if len(sales):
+                per = sales.groupby("auction_id").agg(due=("due", "first"), paid=("paid", "sum"))
+                due, paid = float(per["due"].sum()), float(per["paid"].sum())
+                out[f"auction_shortfall.{name}"] = float((per["due"] - per["paid"]).clip(lower=0).sum())
+            else:
+                out[f"auction_shortfall.{name}"] = 0.0
+            out[f"auction_recovery.{name}"] = paid / due if due > 0 else math.nan
+            vow = _rows(frames, "vow", name)
+            out[f"debt_auctions.{name}"] = int(vow["debt_auctions"].iloc[-1]) if len(vow) else 0
+            out[f"governance_minted.{name}"] = float(vow["governance_minted"].iloc[-1]) if len(vow) else 0.0
+        elif kind == "perps":
+            state = _rows(frames, "perps_state", name)
+            fund = state["insurance_fund"] if len(state) else pd.Series(dtype=float)
+            out[f"insurance_fund_drawdown.{name}"] = float(fund.iloc[0] - fund.min()) if len(fund) else 0.0
+            out[f"adl.{name}"] = len(_rows(frames, "adl", name))
+        elif kind == "comet":
+            state = _rows(frames, "comet_state", name)
+            reserves = state["reserves"] if len(state) else pd.Series(dtype=float)
+            out[f"reserves_drawdown.{name}"] = float(reserves.iloc[0] - reserves.min()) if len(reserves) else 0.0
+            out[f"absorbs.{name}"] = len(_rows(frames, "absorbs", name))
+            buys = _rows(frames, "collateral_buys", name)
+            out[f"collateral_bought_base.{name}"] = float(buys["base_paid"].sum()) if len(buys) else 0.0
+        elif kind == "liquity":
+            offsets = _rows(frames, "sp_offsets", name)
+            spread = _rows(frames, "redistributions", name)
+            out[f"debt_offset.{name}"] = float(offsets["debt_offset"].sum()) if len(offsets) else 0.0
+            out[f"debt_redistributed.{name}"] = float(spread["debt"].sum()) if len(spread) else 0.0
+    return out
 
 
 def _oracle_timing(frames: dict[str, pd.DataFrame], scn: dict) -> dict[str, float]:

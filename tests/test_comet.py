@@ -324,3 +324,13 @@ def test_a_reverted_absorb_leaves_no_trace(tmp_path):
     for a, b in zip(before, after):
         assert np.array_equal(a, b)
     sim.check()
+
+
+def test_summary_reports_reserves_absorbs_and_buys(bought):
+    _, res = bought
+    s = res.summary()
+    reserves = res.comet_state["reserves"]
+    assert s["reserves_drawdown.comet"] == pytest.approx(float(reserves.iloc[0] - reserves.min()))
+    assert s["reserves_drawdown.comet"] > 0
+    assert s["absorbs.comet"] == len(res.absorbs) > 0
+    assert s["collateral_bought_base.comet"] == pytest.approx(float(res.collateral_buys["base_paid"].sum()))

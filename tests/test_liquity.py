@@ -310,3 +310,16 @@ def test_a_rolled_back_liquidation_leaves_no_trace(tmp_path):
         assert np.array_equal(a, b)
     assert system.liquidatable_ids().tolist() == [0]
     sim.check()
+
+
+@pytest.mark.slow
+def test_summary_reports_offset_and_redistributed_debt(shipped):
+    _, res = shipped
+    s = res.summary()
+    assert s["debt_offset.liquity"] == pytest.approx(float(res.sp_offsets["debt_offset"].sum()))
+    assert s["debt_redistributed.liquity"] == pytest.approx(float(res.redistributions["debt"].sum()))
+    assert s["debt_offset.liquity"] > 0 and s["debt_redistributed.liquity"] > 0
+    # every liquidated trove's debt went one of the two ways
+    rows = res.trove_liquidations
+    assert s["debt_offset.liquity"] + s["debt_redistributed.liquity"] == pytest.approx(
+        float(rows["debt_offset"].sum() + rows["debt_redistributed"].sum()), rel=1e-9)

@@ -81,3 +81,17 @@ def test_without_congestion_keepers_cover_debt_and_penalty(calm, spec):
     zero = deals[deals["keeper"] == "zero_bidder#0"]
     assert len(zero) < 0.01 * len(deals)
     assert calm.vow.iloc[-1]["governance_minted"] == 0.0
+
+
+def test_summary_reports_where_the_shortfall_went(congested, calm, spec):
+    s, c = congested.summary(), calm.summary()
+    a, kicks, _ = _flip(congested)
+    # recovery: DAI raised over the debt the auctions carried; the congested day loses most of it
+    assert s["auction_recovery.eth_a"] == pytest.approx(float(a["paid"].sum()) / float(kicks["due"].sum()), rel=1e-12)
+    assert s["auction_recovery.eth_a"] < 0.6 and c["auction_recovery.eth_a"] >= 0.9
+    per = a.groupby("auction_id").agg(due=("due", "first"), paid=("paid", "sum"))
+    assert s["auction_shortfall.eth_a"] == pytest.approx(float((per["due"] - per["paid"]).clip(lower=0).sum()))
+    # the shortfall was recapitalised by debt auctions: the protocol's bad debt ends at 0
+    assert s["bad_debt_usd.eth_a"] == 0.0 and s["debt_auctions.eth_a"] > 0
+    assert s["governance_minted.eth_a"] == pytest.approx(float(congested.vow["governance_minted"].iloc[-1]))
+    assert c["debt_auctions.eth_a"] == 0 and c["governance_minted.eth_a"] == 0.0

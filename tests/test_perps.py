@@ -398,3 +398,14 @@ def test_a_pool_on_another_chain_or_pair_is_refused():
     data["protocols"]["perp"]["markets"]["BTC-USD"]["liquidates_into"] = "far"
     with pytest.raises(ScenarioError, match=r"liquidates_into: must trade BTC/USDC \(it trades BTC2/USDC2\), got 'far'"):
         contagion.Network.from_dict(data)
+
+
+def test_summary_reports_the_fund_and_adl(small_fund, large_fund):
+    _, _, res = small_fund
+    _, big = large_fund
+    s, b = res.summary(), big.summary()
+    assert s["insurance_fund_drawdown.perp"] == pytest.approx(20_000.0)      # the whole fund
+    assert s["adl.perp"] == len(res.adl) > 0
+    fund = big.perps_state["insurance_fund"]
+    assert b["insurance_fund_drawdown.perp"] == pytest.approx(float(fund.iloc[0] - fund.min()))
+    assert b["adl.perp"] == 0

@@ -16,8 +16,9 @@ next. Executors hold no results.
 ``dask``
     A ``dask.distributed`` client: a ``LocalCluster`` of ``workers`` single-threaded worker
     processes when no ``scheduler`` is given, else ``Client(scheduler)`` for a scheduler address
-    (or an existing ``Client``, used as it is). The base network is scattered to the workers
-    once. A chunk whose worker dies (``KilledWorker``, after Dask's own retries) is recorded as
+    (or an existing ``Client``, used as it is). A ``LocalCluster`` the sweep starts runs with
+    the diagnostics that compete with the runs for cores slowed or off (``_LOCAL_CLUSTER_CONFIG``).
+    The base network is scattered to the workers once. A chunk whose worker dies (``KilledWorker``, after Dask's own retries) is recorded as
     failed.
 
 Chunking
@@ -235,6 +236,19 @@ class ProcessExecutor:
             _unfix_default_context(fixed_before)
 
 
+#: Dask settings of the ``LocalCluster`` a sweep starts itself (a cluster given by address keeps its
+#: own): its workers share the machine's cores with the scheduler and the nannies, so the periodic
+#: work that serves dashboards and diagnostics is switched off or slowed (the statistical profiler
+#: samples every thread each 10 ms by default), and runs are not stolen between workers (chunks are
+#: already sized to keep every worker busy).
+_LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.work-stealing": False,
+}
+
+
 class DaskExecutor:
     """Runs on a ``dask.distributed`` cluster.
 
@@ -269,8 +283,11 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
-            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            import dask
+
+            with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
             return Client(cluster), cluster, True
         if isinstance(self.scheduler, Client):
             return self.scheduler, None, False
