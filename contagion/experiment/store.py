@@ -318,10 +318,11 @@ class SweepStore:
                 continue
             present.append(True)
             if len(batch) >= _READ_BATCH:
-                parts.append(pa.concat_tables(batch, promote_options="permissive"))
+                # compacted, so the one-row tables are freed: memory stays ~ the table's own size
+                parts.append(pa.concat_tables(batch, promote_options="permissive").combine_chunks())
                 batch = []
         if batch:
-            parts.append(pa.concat_tables(batch, promote_options="permissive"))
+            parts.append(pa.concat_tables(batch, promote_options="permissive").combine_chunks())
         left = plan[present].reset_index(drop=True)
         if not parts:
             return left.assign(status=pd.Series([], dtype="str"), error=pd.Series([], dtype="str"))
