@@ -61,7 +61,7 @@ Per protocol family, where losses went (debt-asset units unless named USD):
     Mean and largest time from submission to inclusion of each kind of agent's transactions.
 ``base_fee_max_gwei.<chain>``, ``block_fullness.<chain>``
     Highest base fee (EIP-1559 chains) and mean share of the gas limit used per block.
-Indicators at time 0, with ``near = 10 %``:
+Indicators at time 0, with ``near = 10 %``, of the single-pair ``lending`` books (NaN without one):
 ``threshold_proximity``
     Share of debt in positions within ``near`` of liquidation (health factor < 1.1).
 ``margin_to_liquidity``
@@ -324,5 +324,6 @@ def _indicators(frames: dict[str, pd.DataFrame], scn: dict, initial_ratio: dict[
     return {
         "threshold_proximity": near_debt / debt_total if debt_total > 0 else math.nan,
         "margin_to_liquidity": near_value / pool_value if pool_value > 0 else math.nan,
-        "liquidity_depth_ratio": depth / seize_near if seize_near > 0 else math.inf,
+        # no forced sale within a NEAR fall: infinite depth ratio; no single-pair book at all: NaN
+        "liquidity_depth_ratio": depth / seize_near if seize_near > 0 else math.inf if debt_total > 0 else math.nan,
     }

@@ -409,3 +409,10 @@ def test_summary_reports_the_fund_and_adl(small_fund, large_fund):
     fund = big.perps_state["insurance_fund"]
     assert b["insurance_fund_drawdown.perp"] == pytest.approx(float(fund.iloc[0] - fund.min()))
     assert b["adl.perp"] == 0
+
+
+def test_single_pair_indicators_are_nan_without_a_lending_book(large_fund):
+    _, big = large_fund
+    s = big.summary()
+    for key in ("threshold_proximity", "margin_to_liquidity", "liquidity_depth_ratio"):
+        assert math.isnan(s[key]), key

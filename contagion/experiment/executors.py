@@ -11,8 +11,7 @@ next. Executors hold no results.
     CPUs this process may use). The start method is chosen per call (``forkserver`` where the
     platform has it, else ``spawn``; never ``fork``, which can deadlock a process that has
     threads) through a :mod:`multiprocessing` context, so the global start method is never
-    changed; the fork server preloads ``contagion``, so workers start without importing it.
-    Workers ignore ``SIGINT``: on Ctrl-C (or any exception while the sweep stores a
+    changed. Workers ignore ``SIGINT``: on Ctrl-C (or any exception while the sweep stores a
     result) the sweep terminates them and stops; finished runs are already stored.
 ``dask``
     A ``dask.distributed`` client: a ``LocalCluster`` of ``workers`` single-threaded worker
@@ -202,12 +201,9 @@ class ProcessExecutor:
         """Outcomes of ``tasks`` as their chunks finish."""
         chunker = Chunker(tasks, self.workers, chunksize)
         fixed_before = _default_context_state()
-        ctx = multiprocessing.get_context(self.start_method)
-        if self.start_method == "forkserver":
-            # the fork server imports contagion once and forks ready workers (ignored when this
-            # process's fork server is already running: it then has it from an earlier sweep)
-            ctx.set_forkserver_preload(["contagion"])
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(max_workers=self.workers,
+                                   mp_context=multiprocessing.get_context(self.start_method),
+                                   initializer=_ignore_sigint)
         pending: set = set()
         finished = False
         try:
