@@ -160,140 +160,8 @@ def seize_batch(const double[::1] request, const double[::1] collateral, const d
 #     health factor = sum(coll * price * lt) / sum(debt * price)    (+inf without debt)
 # ============================================================================================
 
-cdef inline void _mm_sums(Py_ssize_t i, const int64_t* coll_ptr, const int64_t* coll_asset,
-                          const double* coll_amount, const int64_t* debt_ptr, const int64_t* debt_asset,
-                          const double* debt_amount, const int64_t* emode, const double* prices,
-                          const double* lt_table, Py_ssize_t n_assets, double* num, double* den) noexcept nogil:
-    cdef double n_ = 0.0, d_ = 0.0
-    cdef Py_ssize_t k
-    cdef int64_t a
-    cdef const double* lt = lt_table + emode[i] * n_assets
-    for k in range(coll_ptr[i], coll_ptr[i + 1]):
-        a = coll_asset[k]
-        n_ += coll_amount[k] * prices[a] * lt[a]
-    for k in range(debt_ptr[i], debt_ptr[i + 1]):
-        a = debt_asset[k]
-        d_ += debt_amount[k] * prices[a]
-    num[0] = n_
-    den[0] = d_
-
-
 cdef inline double _ratio(double num, double den) noexcept nogil:
     return INFINITY if den <= 0.0 else num / den
-
-
-cdef inline double _mm_hf(Py_ssize_t i, const int64_t* coll_ptr, const int64_t* coll_asset,
-                          const double* coll_amount, const int64_t* debt_ptr, const int64_t* debt_asset,
-                          const double* debt_amount, const int64_t* emode, const double* prices,
-                          const double* lt_table, Py_ssize_t n_assets) noexcept nogil:
-    cdef double num = 0.0, den = 0.0
-    cdef Py_ssize_t k
-    cdef int64_t a
-    cdef const double* lt = lt_table + emode[i] * n_assets
-    for k in range(coll_ptr[i], coll_ptr[i + 1]):
-        a = coll_asset[k]
-        num += coll_amount[k] * prices[a] * lt[a]
-    for k in range(debt_ptr[i], debt_ptr[i + 1]):
-        a = debt_asset[k]
-        den += debt_amount[k] * prices[a]
-    if den <= 0.0:
-        return INFINITY
-    return num / den
-
-
-def mm_health_factors(const int64_t[::1] ids, const int64_t[::1] coll_ptr, const int64_t[::1] coll_asset,
-                      const double[::1] coll_amount, const int64_t[::1] debt_ptr, const int64_t[::1] debt_asset,
-                      const double[::1] debt_amount, const int64_t[::1] emode, const double[::1] prices,
-                      const double[::1] lt_table, double[::1] out):
-    """Health factors of accounts ``ids`` into ``out`` (same length)."""
-    cdef Py_ssize_t j, m = ids.shape[0], n_assets = prices.shape[0]
-    if m == 0:
-        return
-    with nogil:
-        for j in range(m):
-            out[j] = _mm_hf(ids[j], &coll_ptr[0], &coll_asset[0] if coll_asset.shape[0] else NULL,
-                            &coll_amount[0] if coll_amount.shape[0] else NULL, &debt_ptr[0],
-                            &debt_asset[0] if debt_asset.shape[0] else NULL,
-                            &debt_amount[0] if debt_amount.shape[0] else NULL, &emode[0], &prices[0],
-                            &lt_table[0], n_assets)
-
-
-def mm_update(const int64_t[::1] ids, const int64_t[::1] coll_ptr, const int64_t[::1] coll_asset,
-              const double[::1] coll_amount, const int64_t[::1] debt_ptr, const int64_t[::1] debt_asset,
-              const double[::1] debt_amount, const int64_t[::1] emode, const double[::1] prices,
-              const double[::1] lt_table, double[::1] num, double[::1] den, double[::1] hf, uint8_t[::1] flags,
-              int64_t[::1] entered):
-    """Recompute from the balances the sums ``num``/``den``, ``hf`` and the flags ``hf < 1`` of
-    accounts ``ids``; write the accounts whose flag turned on into ``entered`` and return how many."""
-    cdef Py_ssize_t j, m = ids.shape[0], n_assets = prices.shape[0], n_entered = 0
-    cdef int64_t i
-    cdef double h
-    if m == 0:
-        return 0
-    with nogil:
-        for j in range(m):
-            i = ids[j]
-            _mm_sums(i, &coll_ptr[0], &coll_asset[0] if coll_asset.shape[0] else NULL,
-                     &coll_amount[0] if coll_amount.shape[0] else NULL, &debt_ptr[0],
-                     &debt_asset[0] if debt_asset.shape[0] else NULL,
-                     &debt_amount[0] if debt_amount.shape[0] else NULL, &emode[0], &prices[0],
-                     &lt_table[0], n_assets, &num[i], &den[i])
-            h = _ratio(num[i], den[i])
-            hf[i] = h
-            if h < 1.0:
-                if not flags[i]:
-                    flags[i] = 1
-                    entered[n_entered] = i
-                    n_entered += 1
-            else:
-                flags[i] = 0
-    return n_entered
-
-
-def mm_shift(const int64_t[::1] entries, const int64_t[::1] owner, const double[::1] amount,
-             const int64_t[::1] emode, const double[::1] lt_table, Py_ssize_t n_assets, int64_t asset,
-             double delta, bint weighted, double[::1] acc):
-    """A price change of ``asset`` by ``delta`` (USD): for each balance entry in ``entries``,
-    ``acc[owner] += amount * delta`` (times the owner's liquidation threshold of the asset when
-    ``weighted``: collateral sums; unweighted: debt sums)."""
-    cdef Py_ssize_t j, m = entries.shape[0]
-    cdef int64_t e, i
-    if m == 0:
-        return
-    with nogil:
-        if weighted:
-            for j in range(m):
-                e = entries[j]
-                i = owner[e]
-                acc[i] += amount[e] * delta * lt_table[emode[i] * n_assets + asset]
-        else:
-            for j in range(m):
-                e = entries[j]
-                acc[owner[e]] += amount[e] * delta
-
-
-def mm_flags(const int64_t[::1] ids, const double[::1] num, const double[::1] den, double[::1] hf,
-             uint8_t[::1] flags, int64_t[::1] entered):
-    """``hf = num / den`` and the flags ``hf < 1`` of accounts ``ids``; returns how many accounts
-    entered (flag turned on), written to ``entered``."""
-    cdef Py_ssize_t j, m = ids.shape[0], n_entered = 0
-    cdef int64_t i
-    cdef double h
-    if m == 0:
-        return 0
-    with nogil:
-        for j in range(m):
-            i = ids[j]
-            h = _ratio(num[i], den[i])
-            hf[i] = h
-            if h < 1.0:
-                if not flags[i]:
-                    flags[i] = 1
-                    entered[n_entered] = i
-                    n_entered += 1
-            else:
-                flags[i] = 0
-    return n_entered
 
 
 cdef inline const int64_t* _ip(const int64_t[::1] a) noexcept nogil:
@@ -315,6 +183,68 @@ cdef inline void _flag(int64_t i, const double* num, const double* den, double* 
             n_entered[0] += 1
     else:
         flags[i] = 0
+
+
+cdef inline void _mm_sums(Py_ssize_t i, const int64_t* coll_ptr, const int64_t* coll_asset,
+                          const double* coll_amount, const int64_t* debt_ptr, const int64_t* debt_asset,
+                          const double* debt_amount, const int64_t* emode, const double* prices,
+                          const double* lt_table, Py_ssize_t n_assets, double* num, double* den) noexcept nogil:
+    cdef double n_ = 0.0, d_ = 0.0
+    cdef Py_ssize_t k
+    cdef int64_t a
+    cdef const double* lt = lt_table + emode[i] * n_assets
+    for k in range(coll_ptr[i], coll_ptr[i + 1]):
+        a = coll_asset[k]
+        n_ += coll_amount[k] * prices[a] * lt[a]
+    for k in range(debt_ptr[i], debt_ptr[i + 1]):
+        a = debt_asset[k]
+        d_ += debt_amount[k] * prices[a]
+    num[0] = n_
+    den[0] = d_
+
+
+cdef inline double _mm_hf(Py_ssize_t i, const int64_t* coll_ptr, const int64_t* coll_asset,
+                          const double* coll_amount, const int64_t* debt_ptr, const int64_t* debt_asset,
+                          const double* debt_amount, const int64_t* emode, const double* prices,
+                          const double* lt_table, Py_ssize_t n_assets) noexcept nogil:
+    cdef double num, den
+    _mm_sums(i, coll_ptr, coll_asset, coll_amount, debt_ptr, debt_asset, debt_amount, emode, prices, lt_table,
+             n_assets, &num, &den)
+    return _ratio(num, den)
+
+
+def mm_health_factors(const int64_t[::1] ids, const int64_t[::1] coll_ptr, const int64_t[::1] coll_asset,
+                      const double[::1] coll_amount, const int64_t[::1] debt_ptr, const int64_t[::1] debt_asset,
+                      const double[::1] debt_amount, const int64_t[::1] emode, const double[::1] prices,
+                      const double[::1] lt_table, double[::1] out):
+    """Health factors of accounts ``ids`` into ``out`` (same length)."""
+    cdef Py_ssize_t j, m = ids.shape[0], n_assets = prices.shape[0]
+    if m == 0:
+        return
+    with nogil:
+        for j in range(m):
+            out[j] = _mm_hf(ids[j], &coll_ptr[0], _ip(coll_asset), _dp(coll_amount), &debt_ptr[0],
+                            _ip(debt_asset), _dp(debt_amount), &emode[0], &prices[0], &lt_table[0], n_assets)
+
+
+def mm_update(const int64_t[::1] ids, const int64_t[::1] coll_ptr, const int64_t[::1] coll_asset,
+              const double[::1] coll_amount, const int64_t[::1] debt_ptr, const int64_t[::1] debt_asset,
+              const double[::1] debt_amount, const int64_t[::1] emode, const double[::1] prices,
+              const double[::1] lt_table, double[::1] num, double[::1] den, double[::1] hf, uint8_t[::1] flags,
+              int64_t[::1] entered):
+    """Recompute from the balances the sums ``num``/``den``, ``hf`` and the flags ``hf < 1`` of
+    accounts ``ids``; write the accounts whose flag turned on into ``entered`` and return how many."""
+    cdef Py_ssize_t j, m = ids.shape[0], n_assets = prices.shape[0], n_entered = 0
+    cdef int64_t i
+    if m == 0:
+        return 0
+    with nogil:
+        for j in range(m):
+            i = ids[j]
+            _mm_sums(i, &coll_ptr[0], _ip(coll_asset), _dp(coll_amount), &debt_ptr[0], _ip(debt_asset),
+                     _dp(debt_amount), &emode[0], &prices[0], &lt_table[0], n_assets, &num[i], &den[i])
+            _flag(i, &num[0], &den[0], &hf[0], &flags[0], &entered[0], &n_entered)
+    return n_entered
 
 
 cdef Py_ssize_t _reprice(const int64_t* coll_entries, Py_ssize_t m, const int64_t* coll_owner,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -31,10 +32,21 @@ def small_scenario(**changes) -> dict:
     data["protocols"]["lend"]["positions"]["total_debt"] = 1_500_000
     data["pools"]["uni_eth_usdc"]["reserves"] = [2000, 4_000_000]
     data["agents"]["arbitrageur"]["inventory"] = {"ETH": 2000, "USDC": 4_000_000}
+    return apply_changes(data, changes)
+
+
+def apply_changes(data: dict, changes: dict, none_deletes: bool = False) -> dict:
+    """Set ``{"dotted.path": value}`` in scenario data (a list item by its index, ``a.0.b``);
+    with ``none_deletes``, a None value removes the key. Values are copied. Returns ``data``."""
     for path, value in changes.items():
         node = data
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(last)] = copy.deepcopy(value)
+        elif value is None and none_deletes:
+            node.pop(last, None)
+        else:
+            node[last] = copy.deepcopy(value)
     return data

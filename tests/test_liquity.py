@@ -9,7 +9,7 @@ import pytest
 import contagion
 from contagion.engine.chain import Revert
 from contagion.errors import ScenarioError
-from _support import NETWORKS
+from _support import NETWORKS, apply_changes
 
 # trove 0 falls to ICR 1.05 when ETH gaps from $2,000 to $1,500; the others stay safe
 COLL = np.array([1.4, 10.0, 20.0, 30.0])
@@ -247,12 +247,7 @@ def test_shipped_scenario_empties_the_pool_then_redistributes(shipped):
     ("agents.liquidator.batch_size", 0, "agents.liquidator.batch_size: must be >= 1"),
 ])
 def test_bad_liquity_scenarios_name_the_key(tmp_path, path, value, match):
-    data = liquity_data(tmp_path, sp=100.0, depositors={})
-    node = data
-    keys = path.split(".")
-    for key in keys[:-1]:
-        node = node[key]
-    node[keys[-1]] = value
+    data = apply_changes(liquity_data(tmp_path, sp=100.0, depositors={}), {path: value})
     with pytest.raises(ScenarioError, match=match):
         contagion.Network.from_dict(data, base_dir=tmp_path)
 

@@ -11,6 +11,7 @@ import pytest
 
 import contagion
 from contagion import auctions as au
+from _support import apply_changes
 
 FIRST_BID = 1e-18
 
@@ -56,16 +57,7 @@ def maker_scenario(**changes) -> dict:
                             "discount": 0.0, "price_sources": ["cex_eth"]},
         },
     }
-    for path, value in changes.items():
-        node = data
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node[key]
-        if value is None:
-            node.pop(keys[-1], None)
-        else:
-            node[keys[-1]] = value
-    return data
+    return apply_changes(data, changes, none_deletes=True)
 
 
 def run(data: dict, until=None) -> contagion.Result:
@@ -140,6 +132,8 @@ def test_black_thursday_in_miniature_working_keepers_recover_the_debt():
 def test_flip_bids_follow_beg_and_ttl():
     res = run(maker_scenario())
     a = res.auctions[res.auctions["house"] == "flip"]   # rows are in execution order
+    assert a["auction_id"].nunique() >= 20 and a["action"].isin(["tend", "dent"]).sum() >= 20
+    assert (a["action"] == "deal").sum() >= 20
     for _, rows in a.groupby("auction_id"):
         bids = rows[rows["action"].isin(["tend", "dent"])]
         tends = bids[bids["action"] == "tend"]["bid"].to_numpy()
@@ -161,13 +155,7 @@ def clip_scenario(**changes) -> dict:
         "protocols.vaults.clip": {"calc": {"kind": "linear", "tau": "1h"}, "buf": 1.2, "tail": "40min",
                                   "cusp": 0.5, "chip": 0.01, "tip": 100, "hole": 5_000_000},
         "agents.zero_bidder": None})
-    for path, value in changes.items():
-        node = data
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    return data
+    return apply_changes(data, changes)
 
 
 def _tops(clip_rows):
@@ -200,7 +188,9 @@ def test_take_pays_the_linear_curve_price_at_its_time():
 def test_stairstep_take_prices_and_incentives_minted():
     res = run(clip_scenario(**{"protocols.vaults.clip.calc": {"kind": "stairstep", "cut": 0.99, "step": "90s"}}))
     a = res.auctions[res.auctions["house"] == "clip"]
-    for row, (top, tic) in ((r, t) for r, t in _tops(a) if r["action"] == "take"):
+    takes = [(r, t) for r, t in _tops(a) if r["action"] == "take"]
+    assert len(takes) >= 20
+    for row, (top, tic) in takes:
         assert row["price"] == pytest.approx(top * 0.99 ** ((math.floor(row["time"]) - tic) // 90), rel=1e-12)
     kicks = a[a["action"] == "kick"]
     assert len(kicks) >= 20

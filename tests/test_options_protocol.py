@@ -6,7 +6,6 @@ SPAN scan written out below."""
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 import contagion
-from _support import NETWORKS
+from _support import NETWORKS, apply_changes
 from contagion.errors import ScenarioError
 
 GAMMA = NETWORKS / "gamma_squeeze.yaml"
@@ -29,18 +28,7 @@ SPAN = [(0, 1, 1), (0, -1, 1), (1 / 3, 1, 1), (1 / 3, -1, 1), (-1 / 3, 1, 1), (-
 
 def gamma_data(**changes) -> dict:
     """``networks/gamma_squeeze.yaml`` as data, with ``{"dotted.path": value}`` changes."""
-    data = yaml.safe_load(GAMMA.read_text())
-    for path, value in changes.items():
-        node = data
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        last = keys[-1]
-        if isinstance(node, list):
-            node[int(last)] = copy.deepcopy(value)
-        else:
-            node[last] = copy.deepcopy(value)
-    return data
+    return apply_changes(yaml.safe_load(GAMMA.read_text()), changes)
 
 
 def network(data: dict, base_dir=NETWORKS) -> contagion.Network:

@@ -14,6 +14,7 @@ import pytest
 import contagion
 from contagion.amm import constant_product as cp
 from contagion.errors import ScenarioError
+from _support import apply_changes
 
 CRASH = [[0, 7900], [120, 7900], [600, 6500], [630, 5300], [1200, 4800], [1800, 4800]]
 
@@ -52,14 +53,7 @@ MMR_RATE = 0.05 * 0.6   # the base scenario's liquidity tier: maintenance = 3 % 
 
 def scenario(**changes) -> dict:
     """The base scenario with ``{"dotted.path": value}`` changes."""
-    data = copy.deepcopy(BASE)
-    for path, value in changes.items():
-        node = data
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    return data
+    return apply_changes(copy.deepcopy(BASE), changes)
 
 
 def _sim(data, seed=3, **kw):

@@ -30,11 +30,6 @@ def mm_update(ids: npt.NDArray[np.int64], coll_ptr: npt.NDArray[np.int64], coll_
               emode: npt.NDArray[np.int64], prices: npt.NDArray[np.float64], lt_table: npt.NDArray[np.float64],
               num: npt.NDArray[np.float64], den: npt.NDArray[np.float64], hf: npt.NDArray[np.float64],
               flags: npt.NDArray[np.uint8], entered: npt.NDArray[np.int64]) -> int: ...
-def mm_shift(entries: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], amount: npt.NDArray[np.float64],
-             emode: npt.NDArray[np.int64], lt_table: npt.NDArray[np.float64], n_assets: int, asset: int,
-             delta: float, weighted: bool, acc: npt.NDArray[np.float64]) -> None: ...
-def mm_flags(ids: npt.NDArray[np.int64], num: npt.NDArray[np.float64], den: npt.NDArray[np.float64],
-             hf: npt.NDArray[np.float64], flags: npt.NDArray[np.uint8], entered: npt.NDArray[np.int64]) -> int: ...
 def mm_reprice(coll_entries: npt.NDArray[np.int64], coll_owner: npt.NDArray[np.int64],
                coll_amount: npt.NDArray[np.float64], debt_entries: npt.NDArray[np.int64],
                debt_owner: npt.NDArray[np.int64], debt_amount: npt.NDArray[np.float64],

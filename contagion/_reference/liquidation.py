@@ -157,7 +157,7 @@ def _set_flag(i, num, den, hf, flags, entered, n):
     return n
 
 
-def mm_shift(entries, owner, amount, emode, lt_table, n_assets, asset, delta, weighted, acc) -> None:
+def _mm_shift(entries, owner, amount, emode, lt_table, n_assets, asset, delta, weighted, acc) -> None:
     """``acc[owner[e]] += amount[e] * delta`` (times the owner's lt of ``asset`` when ``weighted``)."""
     for e in entries:
         i = int(owner[e])
@@ -165,7 +165,7 @@ def mm_shift(entries, owner, amount, emode, lt_table, n_assets, asset, delta, we
         acc[i] += amount[e] * delta * w
 
 
-def mm_flags(ids, num, den, hf, flags, entered) -> int:
+def _mm_flags(ids, num, den, hf, flags, entered) -> int:
     """``hf = num / den`` and flags (hf < 1) for ``ids``; returns how many entered."""
     n = 0
     for i in ids:
@@ -177,6 +177,6 @@ def mm_reprice(coll_entries, coll_owner, coll_amount, debt_entries, debt_owner, 
                lt_table, n_assets, asset, delta, num, den, hf, flags, entered) -> int:
     """The price of ``asset`` moved by ``delta``: shift the sums of the accounts holding it, then
     recompute ``hf`` and the flags of ``holders``; returns how many entered."""
-    mm_shift(coll_entries, coll_owner, coll_amount, emode, lt_table, n_assets, asset, delta, True, num)
-    mm_shift(debt_entries, debt_owner, debt_amount, emode, lt_table, n_assets, asset, delta, False, den)
-    return mm_flags(holders, num, den, hf, flags, entered)
+    _mm_shift(coll_entries, coll_owner, coll_amount, emode, lt_table, n_assets, asset, delta, True, num)
+    _mm_shift(debt_entries, debt_owner, debt_amount, emode, lt_table, n_assets, asset, delta, False, den)
+    return _mm_flags(holders, num, den, hf, flags, entered)

@@ -64,7 +64,6 @@ Examples
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Sequence
 
@@ -72,6 +71,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from contagion._validate import as_arrays, check_array, check_uint, is_scalar
+from contagion.liquidation._arrays import out as _out
+from contagion.liquidation._arrays import weighted_sums
 from contagion.errors import LiquidationError
 
 __all__ = [
@@ -611,15 +612,6 @@ def liquidation(collateral: Collateral, debt: Debt, debt_to_cover: int, version:
 # float API
 # ---------------------------------------------------------------------------------------------
 
-def _out(scalar: bool, shape: tuple[int, ...], *arrays: np.ndarray):
-    """Floats for scalar inputs, arrays of the broadcast shape otherwise (one or a tuple)."""
-    if scalar:
-        values = tuple(float(a[0]) for a in arrays)
-    else:
-        values = tuple(a.reshape(shape) for a in arrays)
-    return values[0] if len(values) == 1 else values
-
-
 def _non_negative(where: str, name: str, values: np.ndarray, allow_inf: bool = False) -> None:
     bad = np.isnan(values) | (values < 0)
     if not allow_inf:
@@ -629,19 +621,6 @@ def _non_negative(where: str, name: str, values: np.ndarray, allow_inf: bool = F
         rule = ">= 0 (inf allowed)" if allow_inf else "finite and >= 0"
         raise LiquidationError(f"{where}: {name} must be {rule}; "
                                f"element {i} is {float(values[i])!r}")
-
-
-def _sum_over(where: str, axis: int, first: np.ndarray, first_shape: tuple[int, ...],
-              second: np.ndarray, second_shape: tuple[int, ...]) -> tuple[tuple[int, ...], list]:
-    """Sum two flat arrays over ``axis`` of their shapes; broadcast the sums; flatten."""
-    try:
-        a = first.reshape(first_shape).sum(axis=axis)
-        b = second.reshape(second_shape).sum(axis=axis)
-        a, b = np.broadcast_arrays(a, b)
-    except (ValueError, np.exceptions.AxisError) as err:
-        raise LiquidationError(f"{where}: cannot sum over axis {axis} of shapes {first_shape} "
-                               f"and {second_shape}: {err}") from err
-    return a.shape, [np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)]
 
 
 def health_factor(collateral_values_usd: ArrayLike, liquidation_thresholds: ArrayLike,
@@ -680,24 +659,12 @@ def health_factor(collateral_values_usd: ArrayLike, liquidation_thresholds: Arra
     >>> health_factor([20_000.0, 30_000.0], [0.825, 0.78], [30_000.0, 5_000.5], axis=-1)
     1.139983714518364
     """
-    where = "health_factor"
     names = ("collateral_values_usd", "liquidation_thresholds", "debt_values_usd")
     values = (collateral_values_usd, liquidation_thresholds, debt_values_usd)
-    if axis is None:
-        shape, (c, lt, d) = as_arrays(LiquidationError, where, names, *values)
-    else:
-        cshape, (c, lt) = as_arrays(LiquidationError, where, names[:2], *values[:2])
-        dshape, (d,) = as_arrays(LiquidationError, where, names[2:], *values[2:])
-    check_array(LiquidationError, where, names[0], c, low=0.0)
-    check_array(LiquidationError, where, names[1], lt, low=0.0, high=1.0)
-    check_array(LiquidationError, where, names[2], d, low=0.0)
-    if axis is None:
-        weighted, debt = c * lt, d
-    else:
-        shape, (weighted, debt) = _sum_over(where, axis, c * lt, cshape, d, dshape)
+    shape, scalar, weighted, debt = weighted_sums("health_factor", names, values, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         hf = np.where(debt > 0, weighted / np.where(debt > 0, debt, 1.0), np.inf)
-    return _out(shape == () or (axis is None and is_scalar(*values)), shape, hf)
+    return _out(scalar, shape, hf)
 
 
 def _close_factor_arrays(hf: np.ndarray, coll_val: np.ndarray, debt_val: np.ndarray,

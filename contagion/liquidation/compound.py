@@ -39,7 +39,6 @@ Examples
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -47,6 +46,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from contagion._validate import as_arrays, check_array, check_uint, is_scalar
+from contagion.liquidation._arrays import out as _out
+from contagion.liquidation._arrays import weighted_sums
 from contagion.errors import LiquidationError
 
 __all__ = [
@@ -401,15 +402,6 @@ def liquidate_borrow(repay_amount: int, *, borrow_balance: int, shortfall: int,
 # float API
 # ---------------------------------------------------------------------------------------------
 
-def _out(scalar: bool, shape: tuple[int, ...], *arrays: np.ndarray):
-    """Floats for scalar inputs, arrays of the broadcast shape otherwise (one or a tuple)."""
-    if scalar:
-        values = tuple(float(a[0]) for a in arrays)
-    else:
-        values = tuple(a.reshape(shape) for a in arrays)
-    return values[0] if len(values) == 1 else values
-
-
 def seize_amounts(repay_amount: ArrayLike, price_borrowed_usd: ArrayLike,
                   price_collateral_usd: ArrayLike, exchange_rate: ArrayLike, *,
                   liquidation_incentive: ArrayLike = 1.08,
@@ -493,30 +485,10 @@ def account_liquidity_usd(collateral_values_usd: ArrayLike, collateral_factors: 
     >>> account_liquidity_usd([2000.0, 0.0], [0.825, 0.855], [0.0, 16_000.0], axis=0)
     (0.0, 14350.0)
     """
-    where = "account_liquidity_usd"
     names = ("collateral_values_usd", "collateral_factors", "borrow_values_usd")
     values = (collateral_values_usd, collateral_factors, borrow_values_usd)
-    if axis is None:
-        shape, (c, cf, b) = as_arrays(LiquidationError, where, names, *values)
-    else:
-        cshape, (c, cf) = as_arrays(LiquidationError, where, names[:2], *values[:2])
-        bshape, (b,) = as_arrays(LiquidationError, where, names[2:], *values[2:])
-    check_array(LiquidationError, where, names[0], c, low=0.0)
-    check_array(LiquidationError, where, names[1], cf, low=0.0, high=1.0)
-    check_array(LiquidationError, where, names[2], b, low=0.0)
-    if axis is None:
-        collateral, borrow = c * cf, b
-    else:
-        try:
-            collateral, borrow = np.broadcast_arrays((c * cf).reshape(cshape).sum(axis=axis),
-                                                     b.reshape(bshape).sum(axis=axis))
-        except (ValueError, np.exceptions.AxisError) as err:
-            raise LiquidationError(f"{where}: cannot sum over axis {axis} of shapes {cshape} "
-                                   f"and {bshape}: {err}") from err
-        shape = collateral.shape
-        collateral, borrow = collateral.reshape(-1), borrow.reshape(-1)
+    shape, scalar, collateral, borrow = weighted_sums("account_liquidity_usd", names, values, axis)
     net = collateral - borrow
-    scalar = shape == () or (axis is None and is_scalar(*values))
     return _out(scalar, shape, np.maximum(net, 0.0), np.maximum(-net, 0.0))
 
 

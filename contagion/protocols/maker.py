@@ -380,7 +380,7 @@ class MakerVaults(Protocol):
         ledger = self.sim.ledger
         for account, booked, what in (
                 (self.account, math.fsum(self.ink), "its vaults hold"),
-                (self.auction_account, math.fsum(a.lot for a in self.house.live.values()), "its auctions sell")):
+                (self.auction_account, self.house.collateral(), "its auctions sell")):
             held = ledger.balance(account, self.collateral_asset)
             if not math.isclose(held, booked, rel_tol=1e-9, abs_tol=1e-9):
                 raise InvariantError(f"{self.name}: {account} holds {held!r} {self.collateral_asset} but {what} "

@@ -15,6 +15,7 @@ Times are contract timestamps: whole seconds (``floor`` of the simulation time).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,31 @@ class _House:
     def __len__(self) -> int:
         return len(self.live)
 
+    # collateral auctions (flip, clip)
+    def expected_cover(self) -> float:
+        """DAI the live auctions may still bring towards the debt they carry."""
+        return sum(max(0.0, a.due - a.raised) for a in self.live.values())
+
+    def collateral(self) -> float:
+        """Collateral the live auctions still sell."""
+        return math.fsum(a.lot for a in self.live.values())
+
+    # English auctions (flip, flop): bids expire after ``ttl``, auctions after ``tau``
+    def finished(self, auction, now: float) -> bool:
+        """``deal`` is allowed: a bid was made and it (or the auction) has expired."""
+        return auction.tic != 0 and (auction.tic < now or auction.end < now)
+
+    def _restartable(self, auction_id: int, contract: str):
+        """``tick``'s checks: the auction ended without a bid. Returns it (journaled) and the time."""
+        auction = self.get(auction_id, f"{contract}/not-finished")
+        now = self.p.now()
+        if not auction.end < now:
+            raise Revert(f"{contract}/not-finished")
+        if auction.tic != 0:
+            raise Revert(f"{contract}/bid-already-placed")
+        self._save(auction)
+        return auction, now
+
 
 class Flipper(_House):
     """``flip.sol``: tend (raise the DAI bid) until the bid reaches the tab, then dent (lower the
@@ -198,10 +224,6 @@ class Flipper(_House):
         p.record_auction(self.house, "dent", bid.id, bid.usr, agent, lot, amount, bid.tab, bid.due,
                          amount / lot, 0.0, 0.0, returned, 0.0, bid.liquidation_id, bid.trigger, bid.generation)
 
-    def finished(self, bid: FlipBid, now: float) -> bool:
-        """``deal`` is allowed: a bid was made and it (or the auction) has expired."""
-        return bid.tic != 0 and (bid.tic < now or bid.end < now)
-
     def deal(self, auction_id: int, agent: str) -> None:
         p = self.p
         bid = self.get(auction_id, "Flipper/not-finished")
@@ -216,23 +238,10 @@ class Flipper(_House):
     def tick(self, auction_id: int, agent: str) -> None:
         """Restart an auction that ended without a bid."""
         p = self.p
-        bid = self.get(auction_id, "Flipper/not-finished")
-        now = p.now()
-        if not bid.end < now:
-            raise Revert("Flipper/not-finished")
-        if bid.tic != 0:
-            raise Revert("Flipper/bid-already-placed")
-        self._save(bid)
+        bid, now = self._restartable(auction_id, "Flipper")
         bid.end = now + self.tau
         p.record_auction(self.house, "tick", bid.id, bid.usr, agent, bid.lot, 0.0, bid.tab, bid.due, 0.0, 0.0,
                          0.0, 0.0, 0.0, bid.liquidation_id, bid.trigger, bid.generation)
-
-    def expected_cover(self) -> float:
-        """DAI the live auctions may still bring towards the debt they carry."""
-        return sum(max(0.0, b.due - b.raised) for b in self.live.values())
-
-    def collateral(self) -> float:
-        return sum(b.lot for b in self.live.values())
 
 
 class Clipper(_House):
@@ -345,12 +354,6 @@ class Clipper(_House):
                          0.0, 0.0, 0.0, coin, sale.liquidation_id, sale.trigger, sale.generation)
         return coin
 
-    def expected_cover(self) -> float:
-        return sum(max(0.0, s.due - s.raised) for s in self.live.values())
-
-    def collateral(self) -> float:
-        return sum(s.lot for s in self.live.values())
-
 
 class Flopper(_House):
     """``flop.sol``: a fixed DAI bid (``sump``) for a lot of governance tokens that bidders lower by
@@ -399,9 +402,6 @@ class Flopper(_House):
         p.record_auction(self.house, "dent", auction.id, -1, agent, lot, amount, amount, amount, amount / lot, paid,
                          0.0, 0.0, 0.0, -1, -1, 0)
 
-    def finished(self, auction: FlopBid, now: float) -> bool:
-        return auction.tic != 0 and (auction.tic < now or auction.end < now)
-
     def deal(self, auction_id: int, agent: str) -> None:
         p = self.p
         auction = self.get(auction_id, "Flopper/not-finished")
@@ -417,13 +417,7 @@ class Flopper(_House):
 
     def tick(self, auction_id: int, agent: str) -> None:
         p = self.p
-        auction = self.get(auction_id, "Flopper/not-finished")
-        now = p.now()
-        if not auction.end < now:
-            raise Revert("Flopper/not-finished")
-        if auction.tic != 0:
-            raise Revert("Flopper/bid-already-placed")
-        self._save(auction)
+        auction, now = self._restartable(auction_id, "Flopper")
         auction.lot *= 1.0 + self.spec.pad
         auction.end = now + self.spec.tau
         p.record_auction(self.house, "tick", auction.id, -1, agent, auction.lot, auction.bid, auction.bid,

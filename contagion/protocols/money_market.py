@@ -52,6 +52,7 @@ from contagion import kernels
 from contagion.engine.chain import Revert
 from contagion.errors import InvariantError, ScenarioError
 from contagion.protocols.base import LiquidationGroup, Protocol
+from contagion.liquidation import aave
 from contagion.protocols.positions import draw_health_factors
 from contagion.scenario.families.money_markets import GeneratedAccounts, MoneyMarketProtocol, SnapshotAccounts
 
@@ -60,9 +61,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["MoneyMarket", "LiquidationGroup"]
 
-DUST_USD = 1_000.0            # Aave v3.3 MIN_LEFTOVER_BASE
-CLOSE_FACTOR_THRESHOLD_USD = 2_000.0  # Aave v3.3 MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD
-FULL_CLOSE_HF = 0.95          # Aave v3 CLOSE_FACTOR_HF_THRESHOLD
+# the Aave v3 constants, as the contract math states them
+DUST_USD = aave.MIN_LEFTOVER_USD                                 # v3.3 MIN_LEFTOVER_BASE
+CLOSE_FACTOR_THRESHOLD_USD = aave.MIN_CLOSE_FACTOR_THRESHOLD_USD  # v3.3 MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD
+FULL_CLOSE_HF = aave.CLOSE_FACTOR_HF                              # CLOSE_FACTOR_HF_THRESHOLD
 
 
 def _csr(rows: list[list[tuple[int, float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,7 +85,6 @@ class MoneyMarket(Protocol):
         self.asset_index = {a: k for k, a in enumerate(self.assets)}
         self.oracles = [sim.oracles[r.oracle] for r in spec.reserves.values()]
         self.oracles_used = list(dict.fromkeys(self.oracles))
-        self.pull_oracles = []
         self.max_oracle_age = spec.max_oracle_age
         self.borrowers = sim.ledger.add_account(f"borrowers:{name}", "borrowers")
         self.treasury = sim.ledger.add_account(f"treasury:{name}", "treasury")
@@ -376,11 +377,11 @@ class MoneyMarket(Protocol):
         lo, hi = ptr[i], ptr[i + 1]
         return {int(a): float(x) for a, x in zip(assets[lo:hi], amounts[lo:hi])}
 
-    def _value(self, ptr, amounts, assets, prices) -> np.ndarray:
-        """USD value per account of one side of the book."""
-        per_entry = amounts * prices[assets]
-        owner = np.repeat(np.arange(self.n_accounts), np.diff(ptr))
-        return np.bincount(owner, weights=per_entry, minlength=self.n_accounts)
+    def _values(self, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """USD value per account of its collateral and of its debt at ``prices``."""
+        n = self.n_accounts
+        return (np.bincount(self.coll_owner, weights=self.coll_amount * prices[self.coll_asset], minlength=n),
+                np.bincount(self.debt_owner, weights=self.debt_amount * prices[self.debt_asset], minlength=n))
 
     # ------------------------------------------------------------------------ liquidation math
     def max_repay(self, i: int, c: int, d: int) -> float:
@@ -596,27 +597,26 @@ class MoneyMarket(Protocol):
         self.sim.journal.record(lambda: (self.trigger.__setitem__(i, old[0]), self.induced.__setitem__(i, old[1])))
 
     # ------------------------------------------------------------------------------ records
-    def bad_debt_usd(self) -> float:
-        """USD shortfall of accounts whose debt exceeds their collateral value (at oracle prices)."""
-        coll = self._value(self.coll_ptr, self.coll_amount, self.coll_asset, self.prices)
-        debt = self._value(self.debt_ptr, self.debt_amount, self.debt_asset, self.prices)
+    @staticmethod
+    def _shortfall(coll: np.ndarray, debt: np.ndarray) -> float:
         gap = debt - coll
         return float(gap[gap > 0].sum())
 
+    def bad_debt_usd(self) -> float:
+        """USD shortfall of accounts whose debt exceeds their collateral value (at oracle prices)."""
+        return self._shortfall(*self._values(self.prices))
+
     def snapshot_row(self, block) -> tuple:
-        coll = self._value(self.coll_ptr, self.coll_amount, self.coll_asset, self.prices)
-        debt = self._value(self.debt_ptr, self.debt_amount, self.debt_asset, self.prices)
-        gap = debt - coll
+        coll, debt = self._values(self.prices)
         return (block.time, block.number, self.name, math.nan, math.nan, float(coll.sum()), float(debt.sum()),
-                float(gap[gap > 0].sum()), int(np.count_nonzero(debt > 0)), int(self.flags.sum()), math.nan)
+                self._shortfall(coll, debt), int(np.count_nonzero(debt > 0)), int(self.flags.sum()), math.nan)
 
     def positions_columns(self, snapshot: str) -> dict:
         """One row per account: ``collateral`` and ``debt`` in USD at the oracle prices."""
         n = self.n_accounts
+        coll, debt = self._values(self.prices)
         return {"protocol": [self.name] * n, "position": np.arange(n), "snapshot": [snapshot] * n,
-                "collateral": self._value(self.coll_ptr, self.coll_amount, self.coll_asset, self.prices),
-                "debt": self._value(self.debt_ptr, self.debt_amount, self.debt_asset, self.prices),
-                "liquidation_price": np.full(n, math.nan), "health_factor": self.hf.copy()}
+                "collateral": coll, "debt": debt, "liquidation_price": np.full(n, math.nan), "health_factor": self.hf.copy()}
 
     def check(self) -> None:
         """Per asset, the protocol's ledger balance equals the book's collateral plus idle

@@ -583,7 +583,7 @@ class PerpsExchange(Protocol):
         sim.recorder.add("perps_funding", (
             sim.env.now, block.number, sim.current_tx_id, self.name, self.market_names[k], p, mark, mark / p - 1.0,
             rate, math.fsum(pay[longs]), math.fsum(pay[~longs]), mm_pay))
-        self._restamp(np.arange(book.n), oracle.latest.update_id)
+        self._restamp(rows, oracle.latest.update_id)      # funding moved only these accounts' quote
         return rate
 
     # -------------------------------------------------------------------------------- records
